@@ -1,0 +1,57 @@
+// Parameter structs shared by every implementation of an op: the CPU kernel (the spec), the fast CPU
+// path, CUDA kernels, cuDNN wrappers, tests and benchmarks. A new shape is one line in a table.
+// kernels/ never includes libnn: kernels see raw pointers, contiguous NCHW row-major memory and these.
+#pragma once
+
+#include <cstdint>
+
+namespace kern {
+
+using index_t = std::int64_t;
+
+// conv2d: x (N, C, H, W), w (K, C/groups, R, S), optional bias (K), y (N, K, P, Q).
+struct Conv2dParams {
+  index_t N = 1, C = 1, H = 1, W = 1;  // input
+  index_t K = 1, R = 1, S = 1;         // output channels, kernel height and width
+  index_t stride_h = 1, stride_w = 1;
+  index_t pad_h = 0, pad_w = 0;
+  index_t dil_h = 1, dil_w = 1;
+  index_t groups = 1;
+  bool has_bias = false;
+
+  index_t P() const { return (H + 2 * pad_h - dil_h * (R - 1) - 1) / stride_h + 1; }
+  index_t Q() const { return (W + 2 * pad_w - dil_w * (S - 1) - 1) / stride_w + 1; }
+  index_t C_per_group() const { return C / groups; }
+  index_t K_per_group() const { return K / groups; }
+  double flops() const { return 2.0 * N * K * P() * Q() * C_per_group() * R * S; }
+};
+
+// max_pool2d / avg_pool2d, floor mode: x (N, C, H, W) -> y (N, C, P, Q).
+struct Pool2dParams {
+  index_t N = 1, C = 1, H = 1, W = 1;
+  index_t kernel_h = 1, kernel_w = 1;
+  index_t stride_h = 1, stride_w = 1;
+  index_t pad_h = 0, pad_w = 0;
+  bool count_include_pad = true;  // avg_pool2d only, PyTorch's default
+
+  index_t P() const { return (H + 2 * pad_h - kernel_h) / stride_h + 1; }
+  index_t Q() const { return (W + 2 * pad_w - kernel_w) / stride_w + 1; }
+};
+
+// batch_norm over (N, C, HW): statistics per channel C.
+struct BatchNormParams {
+  index_t N = 1, C = 1, HW = 1;
+  double eps = 1e-5;
+  double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch
+};
+
+// Row-major GEMM: C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C.
+// op(A) = A when !trans_a (A is M x K, lda >= K), else A^T (A is K x M, lda >= M); likewise B.
+struct GemmParams {
+  index_t M = 1, N = 1, K = 1;
+  bool trans_a = false, trans_b = false;
+  index_t lda = 0, ldb = 0, ldc = 0;  // 0 means "packed": the natural leading dimension
+  double flops() const { return 2.0 * M * N * K; }
+};
+
+}  // namespace kern
