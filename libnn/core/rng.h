@@ -1,0 +1,48 @@
+// Random numbers: Philox4x32-10, a counter-based generator. Element i of a random fill is a pure
+// function of (seed, offset, i), so results do not depend on thread count or iteration order, and a
+// generator's whole state is two integers (easy to checkpoint and resume).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace nn {
+
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed = 0) : seed_(seed) {}
+
+  std::uint64_t seed() const { return seed_; }
+  std::uint64_t offset() const { return offset_; }
+  void set_state(std::uint64_t seed, std::uint64_t offset) { seed_ = seed, offset_ = offset; }
+
+  // Reserves `blocks` Philox counters for one fill and returns the first; advances the offset.
+  std::uint64_t reserve(std::uint64_t blocks) {
+    const std::uint64_t base = offset_;
+    offset_ += blocks;
+    return base;
+  }
+
+  // Four random words for one counter value.
+  std::array<std::uint32_t, 4> block(std::uint64_t counter) const;
+
+  // Uniform in the open interval (0, 1) from one word, never exactly 0 or 1 (safe for log).
+  static double to_unit(std::uint32_t word) { return (word + 0.5) * (1.0 / 4294967296.0); }
+
+ private:
+  std::uint64_t seed_;
+  std::uint64_t offset_ = 0;
+};
+
+// The process-wide generator used when none is passed (weight init, dropout in tests).
+Generator& default_generator();
+void manual_seed(std::uint64_t seed);
+
+// out[i] = lo + (hi - lo) * u_i, u_i from counter base + i / 4, word i % 4.
+template <typename T>
+void fill_uniform(T* out, std::int64_t n, double lo, double hi, const Generator& gen, std::uint64_t base);
+// Box-Muller: element i uses counter base + i / 2, words 2*(i%2) and 2*(i%2)+1.
+template <typename T>
+void fill_normal(T* out, std::int64_t n, double mean, double stddev, const Generator& gen, std::uint64_t base);
+
+}  // namespace nn

@@ -1,0 +1,291 @@
+// Tensor factories, host element access, copies between layouts, dtypes and devices.
+#include "libnn/core/tensor.h"
+
+#include <cstring>
+#include <iomanip>
+
+#include "libnn/autograd/node.h"
+#include "libnn/core/cuda_runtime.h"
+#include "libnn/core/rng.h"
+
+namespace nn {
+
+namespace {
+
+double load_as_double(const void* p, DType t, index_t i) {
+  switch (t) {
+    case DType::f32: return static_cast<const float*>(p)[i];
+    case DType::f64: return static_cast<const double*>(p)[i];
+    case DType::f16: return static_cast<const f16*>(p)[i].to_float();
+    case DType::bf16: return static_cast<const bf16*>(p)[i].to_float();
+    case DType::i64: return static_cast<double>(static_cast<const std::int64_t*>(p)[i]);
+    case DType::u8: return static_cast<const std::uint8_t*>(p)[i];
+  }
+  return 0.0;
+}
+
+void store_from_double(void* p, DType t, index_t i, double v) {
+  switch (t) {
+    case DType::f32: static_cast<float*>(p)[i] = static_cast<float>(v); break;
+    case DType::f64: static_cast<double*>(p)[i] = v; break;
+    case DType::f16: static_cast<f16*>(p)[i] = f16::from_float(static_cast<float>(v)); break;
+    case DType::bf16: static_cast<bf16*>(p)[i] = bf16::from_float(static_cast<float>(v)); break;
+    case DType::i64: static_cast<std::int64_t*>(p)[i] = static_cast<std::int64_t>(v); break;
+    case DType::u8: static_cast<std::uint8_t*>(p)[i] = static_cast<std::uint8_t>(v); break;
+  }
+}
+
+// Copies a strided CPU tensor into contiguous memory, same dtype; runs of the last dim are memcpy'd.
+void gather_contiguous_cpu(const Tensor& src, void* dst) {
+  const std::size_t esize = dtype_size(src.dtype());
+  const char* base = static_cast<const char*>(src.raw_data());
+  const int nd = src.dim();
+  if (src.is_contiguous() || nd == 0) {
+    std::memcpy(dst, base, src.numel() * esize);
+    return;
+  }
+  const Shape& shape = src.shape();
+  const Shape& strides = src.strides();
+  const index_t inner = shape[nd - 1], inner_stride = strides[nd - 1];
+  const index_t outer = inner == 0 ? 0 : src.numel() / inner;
+#pragma omp parallel for schedule(static) if (src.numel() > 65536)
+  for (index_t o = 0; o < outer; ++o) {
+    index_t rem = o, off = 0;
+    for (int d = nd - 2; d >= 0; --d) {
+      off += (rem % shape[d]) * strides[d];
+      rem /= shape[d];
+    }
+    char* out = static_cast<char*>(dst) + o * inner * esize;
+    if (inner_stride == 1) {
+      std::memcpy(out, base + off * esize, inner * esize);
+    } else {
+      for (index_t i = 0; i < inner; ++i)
+        std::memcpy(out + i * esize, base + (off + i * inner_stride) * esize, esize);
+    }
+  }
+}
+
+void check_inplace_allowed(const Tensor& t, const char* op) {
+  NN_CHECK(!(autograd::GradMode::is_enabled() && t.requires_grad()), op,
+           ": in-place change of a tensor that requires grad (", t.describe(),
+           "); use NoGradGuard or detach()");
+}
+
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (index_t d : shape) NN_CHECK(d >= 0, "empty: negative dimension in shape ", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+
+Tensor Tensor::from_vector(const Shape& shape, std::span<const double> values, DType dtype) {
+  NN_CHECK(static_cast<index_t>(values.size()) == shape.numel(), "from_vector: ", values.size(),
+           " values for shape ", shape);
+  Tensor t = empty(shape, dtype);
+  for (std::size_t i = 0; i < values.size(); ++i) store_from_double(t.raw_data(), dtype, i, values[i]);
+  return t;
+}
+
+Tensor Tensor::from_labels(std::span<const std::int64_t> labels) {
+  Tensor t = empty({static_cast<index_t>(labels.size())}, DType::i64);
+  std::memcpy(t.raw_data(), labels.data(), labels.size_bytes());
+  return t;
+}
+
+Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  const index_t n = t.numel();
+  const std::uint64_t base = gen.reserve((n + 3) / 4);
+  dispatch_floating(dtype, "uniform", [&]<typename T>() { fill_uniform(t.data<T>(), n, lo, hi, gen, base); });
+  return t;
+}
+
+Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  const index_t n = t.numel();
+  const std::uint64_t base = gen.reserve((n + 1) / 2);
+  dispatch_floating(dtype, "normal", [&]<typename T>() { fill_normal(t.data<T>(), n, mean, stddev, gen, base); });
+  return t;
+}
+
+index_t Tensor::size(int d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+
+bool Tensor::is_contiguous() const {
+  index_t expected = 1;
+  for (int i = dim() - 1; i >= 0; --i) {
+    if (shape()[i] == 1) continue;  // the stride of a size-1 dim is irrelevant
+    if (strides()[i] != expected) return false;
+    expected *= shape()[i];
+  }
+  return true;
+}
+
+std::string Tensor::describe() const {
+  if (!defined()) return "undefined tensor";
+  return str(dtype_name(dtype()), ' ', shape(), ' ', device());
+}
+
+std::vector<double> Tensor::to_vector() const {
+  Tensor host = device().is_cpu() ? contiguous() : to(Device::cpu());
+  std::vector<double> out(host.numel());
+  for (index_t i = 0; i < host.numel(); ++i) out[i] = load_as_double(host.raw_data(), host.dtype(), i);
+  return out;
+}
+
+double Tensor::item() const {
+  NN_CHECK(numel() == 1, "item: tensor has ", numel(), " elements, expected 1 (", describe(), ")");
+  return to_vector()[0];
+}
+
+Tensor Tensor::to(Device target) const {
+  if (device() == target) return *this;
+  Tensor src = device().is_cpu() ? contiguous() : *this;
+  NN_CHECK(src.is_contiguous(), "to(", target, "): non-contiguous CUDA tensors are not supported yet");
+  Tensor out = empty(shape(), dtype(), target);
+  const std::size_t bytes = numel() * dtype_size(dtype());
+  if (target.is_cuda() && src.device().is_cpu())
+    cuda::copy_host_to_device(out.raw_data(), src.raw_data(), bytes);
+  else if (target.is_cpu())
+    cuda::copy_device_to_host(out.raw_data(), src.raw_data(), bytes);
+  else
+    cuda::copy_device_to_device(out.raw_data(), src.raw_data(), bytes);
+  if (requires_grad() && autograd::GradMode::is_enabled()) {
+    const Device from = device();
+    autograd::record(out, "to_device", {*this},
+                     [from](const Tensor& dy, const autograd::GradMask&) { return autograd::Grads{dy.to(from)}; });
+  }
+  return out;
+}
+
+Tensor Tensor::to(DType target) const {
+  if (dtype() == target) return *this;
+  NN_CHECK(device().is_cpu(), "to(", dtype_name(target), "): dtype conversion on ", device(), " is not supported yet");
+  Tensor src = contiguous();
+  Tensor out = empty(shape(), target);
+  for (index_t i = 0; i < numel(); ++i)
+    store_from_double(out.raw_data(), target, i, load_as_double(src.raw_data(), src.dtype(), i));
+  if (requires_grad() && autograd::GradMode::is_enabled() && is_floating(target)) {
+    const DType from = dtype();
+    autograd::record(out, "to_dtype", {*this},
+                     [from](const Tensor& dy, const autograd::GradMask&) { return autograd::Grads{dy.to(from)}; });
+  }
+  return out;
+}
+
+Tensor Tensor::detach() const {
+  Tensor t = make_view(*this, shape(), strides(), offset());
+  return t;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace_allowed(*this, "copy_");
+  NN_CHECK(src.shape() == shape(), "copy_: source shape ", src.shape(), " != destination shape ", shape());
+  Tensor s = src.to(device()).to(dtype()).contiguous();
+  if (device().is_cpu() && is_contiguous()) {
+    std::memcpy(raw_data(), s.raw_data(), numel() * dtype_size(dtype()));
+  } else if (device().is_cpu()) {
+    // Scatter into a strided destination, element by element in logical order.
+    const std::size_t esize = dtype_size(dtype());
+    const char* in = static_cast<const char*>(s.raw_data());
+    for (index_t i = 0; i < numel(); ++i) {
+      index_t rem = i, off = 0;
+      for (int d = dim() - 1; d >= 0; --d) {
+        off += (rem % shape()[d]) * strides()[d];
+        rem /= shape()[d];
+      }
+      std::memcpy(static_cast<char*>(raw_data()) + off * esize, in + i * esize, esize);
+    }
+  } else {
+    NN_CHECK(is_contiguous(), "copy_: non-contiguous CUDA destination is not supported yet");
+    cuda::copy_device_to_device(raw_data(), s.raw_data(), numel() * dtype_size(dtype()));
+  }
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace_allowed(*this, "fill_");
+  if (device().is_cuda()) {
+    NN_CHECK(dtype() == DType::f32 && is_contiguous(), "fill_: on CUDA only contiguous f32 is supported yet, got ",
+             describe());
+    cuda::fill_f32(data<float>(), numel(), static_cast<float>(value));
+    return *this;
+  }
+  if (is_contiguous()) {
+    const index_t n = numel();
+    switch (dtype()) {
+      case DType::f32: std::fill_n(data<float>(), n, static_cast<float>(value)); break;
+      case DType::f64: std::fill_n(data<double>(), n, value); break;
+      default:
+        for (index_t i = 0; i < n; ++i) store_from_double(raw_data(), dtype(), i, value);
+    }
+    return *this;
+  }
+  return copy_(full(shape(), value, dtype()));
+}
+
+Tensor& Tensor::set_requires_grad(bool value) {
+  NN_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can change requires_grad (", describe(), ")");
+  NN_CHECK(!value || is_floating(dtype()), "set_requires_grad: only floating tensors can require grad, got ",
+           describe());
+  impl_->requires_grad = value;
+  return *this;
+}
+
+void Tensor::set_grad(const Tensor& g) const {
+  NN_CHECK(!g.defined() || g.shape() == shape(), "set_grad: gradient ", g.describe(), " for tensor ", describe());
+  impl_->grad = g.impl_ptr();
+}
+
+void Tensor::backward(const Tensor& grad) const { autograd::run_backward(*this, grad); }
+
+Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, index_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.impl()->storage;
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+// Tensor::contiguous and clone need the gather; the differentiable wrappers live in ops/view.cpp.
+namespace detail {
+Tensor contiguous_copy(const Tensor& t) {
+  if (t.device().is_cpu()) {
+    Tensor out = Tensor::empty(t.shape(), t.dtype());
+    gather_contiguous_cpu(t, out.raw_data());
+    return out;
+  }
+  NN_CHECK(t.is_contiguous(), "contiguous: strided CUDA tensors are not supported yet (", t.describe(), ")");
+  Tensor out = Tensor::empty(t.shape(), t.dtype(), t.device());
+  cuda::copy_device_to_device(out.raw_data(), t.raw_data(), t.numel() * dtype_size(t.dtype()));
+  return out;
+}
+}  // namespace detail
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  os << "Tensor(" << t.describe();
+  if (!t.defined()) return os << ')';
+  const auto v = t.to_vector();
+  os << ", [";
+  const std::size_t shown = std::min<std::size_t>(v.size(), 8);
+  for (std::size_t i = 0; i < shown; ++i) os << (i ? ", " : "") << std::setprecision(6) << v[i];
+  if (v.size() > shown) os << ", ...";
+  return os << "])";
+}
+
+}  // namespace nn

@@ -1,0 +1,36 @@
+// safetensors: the native format for weights, checkpoints and test references.
+// Layout: u64 little-endian header size N, N bytes of JSON {name: {dtype, shape, data_offsets}, ...,
+// "__metadata__": {string: string}}, then the raw little-endian data. A reader never trusts the file:
+// header size, offsets, shapes and dtypes are checked against the file before any allocation, so a
+// truncated or hostile file gives an error naming the file and the entry, never a crash or a huge alloc.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "libnn/core/tensor.h"
+
+namespace nn::io {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using Metadata = std::map<std::string, std::string>;
+
+struct Safetensors {
+  std::string source;   // the path, for error messages
+  NamedTensors tensors;  // in file order
+  Metadata metadata;
+
+  bool contains(const std::string& name) const;
+  const Tensor& get(const std::string& name) const;  // throws naming the file and the missing key
+};
+
+Safetensors load_safetensors(const std::string& path);
+// Writes atomically (temp file + rename). Tensors may be any layout or device; they are saved contiguous.
+void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
+
+// Upper bound on the JSON header; the format's own reference implementation uses 100 MB.
+constexpr std::size_t kMaxSafetensorsHeader = 100u << 20;
+
+}  // namespace nn::io
