@@ -22,11 +22,16 @@ TEST_CASE("batch_norm/gradcheck_train") {
   auto bn = [&](const Tensor& x, const Tensor& ww, const Tensor& bb) {
     return ops::batch_norm(x, rm, rv, ww, bb, /*training=*/true, 0.1, 1e-5);
   };
-  gradcheck("bn_train_nchw", [&](const auto& in) { return bn(in[0], in[1], in[2]); }, {randn_leaf({2, 3, 3, 2}, 1), w, b});
+  gradcheck("bn_train_nchw", [&](const auto& in) { return bn(in[0], in[1], in[2]); },
+            {randn_leaf({2, 3, 3, 2}, 1), w, b});
   gradcheck("bn_train_nc", [&](const auto& in) { return bn(in[0], in[1], in[2]); }, {randn_leaf({5, 3}, 2), w, b});
-  gradcheck("bn_train_batch1", [&](const auto& in) { return bn(in[0], in[1], in[2]); }, {randn_leaf({1, 3, 2, 3}, 3), w, b});
+  gradcheck("bn_train_batch1", [&](const auto& in) { return bn(in[0], in[1], in[2]); },
+            {randn_leaf({1, 3, 2, 3}, 3), w, b});
   // (N, H, W, C) storage fed as a permuted (N, C, H, W) view.
-  gradcheck("bn_train_noncontiguous", [&](const auto& in) { return bn(in[0].permute({0, 3, 1, 2}), in[1], in[2]); },
+  gradcheck("bn_train_noncontiguous",
+            [&](const auto& in) {
+              return bn(in[0].permute({0, 3, 1, 2}), in[1], in[2]);
+            },
             {randn_leaf({2, 3, 2, 3}, 4), w, b});
   gradcheck("bn_train_no_affine_no_stats",
             [](const auto& in) { return ops::batch_norm(in[0], {}, {}, {}, {}, true, 0.1, 1e-3); },
@@ -64,9 +69,9 @@ TEST_CASE("batch_norm/running_stats") {
 
 TEST_CASE("batch_norm/errors") {
   const Tensor rm = Tensor::zeros({3}), rv = Tensor::ones({3});
-  CHECK_THROWS_WITH_AS(ops::batch_norm(Tensor::ones({1, 3}), rm, rv, {}, {}, true),
-                       doctest::Contains("Expected more than 1 value per channel when training, got input of shape (1, 3)"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      ops::batch_norm(Tensor::ones({1, 3}), rm, rv, {}, {}, true),
+      doctest::Contains("Expected more than 1 value per channel when training, got input of shape (1, 3)"), Error);
   CHECK_THROWS_WITH_AS(ops::batch_norm(Tensor::ones({1, 3, 1, 1}), rm, rv, {}, {}, true),
                        doctest::Contains("more than 1 value per channel"), Error);
   // Eval with one value per channel is fine.

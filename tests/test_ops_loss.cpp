@@ -27,9 +27,12 @@ TEST_CASE("loss/gradcheck") {
   gradcheck("cross_entropy_weight_smoothing", [&](const auto& in) { return ops::cross_entropy(in[0], t, w, 0.1); },
             {randn_leaf({5, 5}, 4)});
   gradcheck("cross_entropy_ignore_index",
-            [&](const auto& in) { return ops::cross_entropy(in[0], labels({1, -100, 3}), w.slice(0, 0, 4).contiguous(), 0.2); },
+            [&](const auto& in) {
+              return ops::cross_entropy(in[0], labels({1, -100, 3}), w.slice(0, 0, 4).contiguous(), 0.2);
+            },
             {randn_leaf({3, 4}, 5)});
-  gradcheck("cross_entropy_batch1_noncontiguous", [&](const auto& in) { return ops::cross_entropy(in[0].transpose(0, 1), labels({2})); },
+  gradcheck("cross_entropy_batch1_noncontiguous",
+            [&](const auto& in) { return ops::cross_entropy(in[0].transpose(0, 1), labels({2})); },
             {randn_leaf({3, 1}, 6)});
   gradcheck("l2_normalize", [](const auto& in) { return ops::l2_normalize(in[0]); }, {randn_leaf({3, 6}, 7)});
   gradcheck("l2_normalize_dim0", [](const auto& in) { return ops::l2_normalize(in[0], 0); }, {randn_leaf({4, 3}, 8)});
@@ -56,11 +59,13 @@ TEST_CASE("loss/values") {
 
 TEST_CASE("loss/errors") {
   const Tensor x = Tensor::zeros({3, 5});
-  CHECK_THROWS_WITH_AS(ops::cross_entropy(x, labels({0, 7, 1})),
-                       doctest::Contains("cross_entropy: target 7 at index 1 is out of range for 5 classes (logits (3, 5))"), Error);
+  CHECK_THROWS_WITH_AS(
+      ops::cross_entropy(x, labels({0, 7, 1})),
+      doctest::Contains("cross_entropy: target 7 at index 1 is out of range for 5 classes (logits (3, 5))"), Error);
   CHECK_THROWS_WITH_AS(ops::cross_entropy(x, labels({0, 1, -1})), doctest::Contains("target -1 at index 2"), Error);
   CHECK_THROWS_WITH_AS(ops::cross_entropy(x, labels({0, 1})),
-                       doctest::Contains("cross_entropy: target must be i64 (N) = (3) for logits (3, 5), got i64 (2)"), Error);
+                       doctest::Contains("cross_entropy: target must be i64 (N) = (3) for logits (3, 5), got i64 (2)"),
+                       Error);
   CHECK_THROWS_WITH_AS(ops::cross_entropy(x, Tensor::zeros({3})), doctest::Contains("target must be i64"), Error);
   CHECK_THROWS_WITH_AS(ops::cross_entropy(x, labels({0, 1, 2}), Tensor::ones({4})),
                        doctest::Contains("cross_entropy: weight (4) must be (C) = (5)"), Error);
@@ -68,7 +73,9 @@ TEST_CASE("loss/errors") {
   CHECK_THROWS_WITH_AS(ops::cross_entropy(Tensor::zeros({3, 5, 1}), labels({0, 1, 2})),
                        doctest::Contains("cross_entropy: logits must be 2-d"), Error);
   CHECK_THROWS_WITH_AS(ops::cross_entropy(x, Tensor()), doctest::Contains("target is an undefined tensor"), Error);
-  CHECK_THROWS_WITH_AS(ops::log_softmax(Tensor::zeros({5})), doctest::Contains("log_softmax: x must be 2-d, got f32 (5)"), Error);
+  CHECK_THROWS_WITH_AS(ops::log_softmax(Tensor::zeros({5})),
+                       doctest::Contains("log_softmax: x must be 2-d, got f32 (5)"), Error);
   CHECK_THROWS_WITH_AS(ops::l2_normalize(x, 2), doctest::Contains("l2_normalize: dimension 2 out of range"), Error);
-  CHECK_THROWS_WITH_AS(ops::l2_normalize(Tensor::zeros({2}, DType::i64)), doctest::Contains("must be f32 or f64"), Error);
+  CHECK_THROWS_WITH_AS(ops::l2_normalize(Tensor::zeros({2}, DType::i64)), doctest::Contains("must be f32 or f64"),
+                       Error);
 }

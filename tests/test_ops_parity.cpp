@@ -43,23 +43,27 @@ ops::Size2 size2(const json& j) { return {j[0].get<index_t>(), j[1].get<index_t>
 // One line per op: how to call ours given the reference inputs and parameters.
 const std::map<std::string, Forward>& op_table() {
   static const std::map<std::string, Forward> table = {
-      {"batch_norm", [](Inputs& in, const json& p) {
+      {"batch_norm",
+       [](Inputs& in, const json& p) {
          return ops::batch_norm(in["x"], in["rm"], in["rv"], in["w"], in["b"], p["training"].get<bool>(),
                                 p["momentum"].get<double>(), p["eps"].get<double>());
        }},
       {"relu", [](Inputs& in, const json&) { return ops::relu(in["x"]); }},
       {"sigmoid", [](Inputs& in, const json&) { return ops::sigmoid(in["x"]); }},
       {"prelu", [](Inputs& in, const json&) { return ops::prelu(in["x"], in["w"]); }},
-      {"max_pool2d", [](Inputs& in, const json& p) {
+      {"max_pool2d",
+       [](Inputs& in, const json& p) {
          return ops::max_pool2d(in["x"], size2(p["kernel"]), size2(p["stride"]), size2(p["padding"]));
        }},
-      {"avg_pool2d", [](Inputs& in, const json& p) {
+      {"avg_pool2d",
+       [](Inputs& in, const json& p) {
          return ops::avg_pool2d(in["x"], size2(p["kernel"]), size2(p["stride"]), size2(p["padding"]),
                                 p["count_include_pad"].get<bool>());
        }},
       {"adaptive_avg_pool2d", [](Inputs& in, const json&) { return ops::adaptive_avg_pool2d(in["x"], 1); }},
       {"global_max_pool2d", [](Inputs& in, const json&) { return ops::global_max_pool2d(in["x"]); }},
-      {"cat", [](Inputs& in, const json& p) {
+      {"cat",
+       [](Inputs& in, const json& p) {
          std::vector<Tensor> xs;  // inputs x0, x1, ... in order (make_ops.py names at most ten)
          for (const char* role : {"x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9"})
            if (in.count(role)) xs.push_back(in[role]);
@@ -68,7 +72,8 @@ const std::map<std::string, Forward>& op_table() {
       {"add", [](Inputs& in, const json&) { return ops::add(in["a"], in["b"]); }},
       {"mul", [](Inputs& in, const json&) { return ops::mul(in["a"], in["b"]); }},
       {"log_softmax", [](Inputs& in, const json&) { return ops::log_softmax(in["x"]); }},
-      {"cross_entropy", [](Inputs& in, const json& p) {
+      {"cross_entropy",
+       [](Inputs& in, const json& p) {
          return ops::cross_entropy(in["x"], in["target"], opt(in, "cw"), p["label_smoothing"].get<double>());
        }},
       {"l2_normalize", [](Inputs& in, const json& p) { return ops::l2_normalize(in["x"], p["dim"].get<int>()); }},
@@ -101,8 +106,10 @@ TEST_CASE("ops/pytorch_parity") {
       worst = std::max(worst, check_close(in[role].grad(), reference_tensor("ops", name, "d" + role), kRtol,
                                           name + ".d" + role, kFloor));
     if (op == "batch_norm" && p["training"].get<bool>()) {
-      worst = std::max(worst, check_close(in["rm"], reference_tensor("ops", name, "rm_out"), kRtol, name + ".rm_out", kFloor));
-      worst = std::max(worst, check_close(in["rv"], reference_tensor("ops", name, "rv_out"), kRtol, name + ".rv_out", kFloor));
+      worst = std::max(worst,
+                       check_close(in["rm"], reference_tensor("ops", name, "rm_out"), kRtol, name + ".rm_out", kFloor));
+      worst = std::max(worst,
+                       check_close(in["rv"], reference_tensor("ops", name, "rv_out"), kRtol, name + ".rv_out", kFloor));
     }
   }
   for (const auto& [op, worst] : worst_per_op) MESSAGE(op, ": max relative error vs PyTorch ", worst);

@@ -29,9 +29,7 @@ template <typename Kernel>
 Tensor pointwise_backward(const Tensor& dy_in, const Tensor& y, const char* op, Kernel kernel) {
   const Tensor dy = dy_in.contiguous();
   Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
-  dispatch_floating(y.dtype(), op, [&]<typename T>() {
-    kernel(y.numel(), dy.data<T>(), y.data<T>(), dx.data<T>());
-  });
+  dispatch_floating(y.dtype(), op, [&]<typename T>() { kernel(y.numel(), dy.data<T>(), y.data<T>(), dx.data<T>()); });
   return dx;
 }
 
@@ -42,23 +40,22 @@ Tensor relu(const Tensor& x) {
   Tensor y = pointwise(x, "relu", [](index_t n, const auto* in, auto* out) { kern::relu_forward_cpu(n, in, out); });
   if (autograd::needs_grad({&x}))
     autograd::record(y, "relu", {x}, [y_saved = y.detach()](const Tensor& dy, const autograd::GradMask&) {
-      return autograd::Grads{pointwise_backward(dy, y_saved, "relu_backward",
-                                                [](index_t n, const auto* d, const auto* yy, auto* dx) {
-                                                  kern::relu_backward_cpu(n, d, yy, dx);
-                                                })};
+      return autograd::Grads{pointwise_backward(
+          dy, y_saved, "relu_backward",
+          [](index_t n, const auto* d, const auto* yy, auto* dx) { kern::relu_backward_cpu(n, d, yy, dx); })};
     });
   return y;
 }
 
 Tensor sigmoid(const Tensor& x) {
   check_input(x, "sigmoid");
-  Tensor y = pointwise(x, "sigmoid", [](index_t n, const auto* in, auto* out) { kern::sigmoid_forward_cpu(n, in, out); });
+  Tensor y =
+      pointwise(x, "sigmoid", [](index_t n, const auto* in, auto* out) { kern::sigmoid_forward_cpu(n, in, out); });
   if (autograd::needs_grad({&x}))
     autograd::record(y, "sigmoid", {x}, [y_saved = y.detach()](const Tensor& dy, const autograd::GradMask&) {
-      return autograd::Grads{pointwise_backward(dy, y_saved, "sigmoid_backward",
-                                                [](index_t n, const auto* d, const auto* yy, auto* dx) {
-                                                  kern::sigmoid_backward_cpu(n, d, yy, dx);
-                                                })};
+      return autograd::Grads{pointwise_backward(
+          dy, y_saved, "sigmoid_backward",
+          [](index_t n, const auto* d, const auto* yy, auto* dx) { kern::sigmoid_backward_cpu(n, d, yy, dx); })};
     });
   return y;
 }
@@ -71,8 +68,8 @@ Tensor prelu(const Tensor& x_in, const Tensor& weight_in) {
   const index_t N = x_in.size(0), C = x_in.dim() >= 2 ? x_in.size(1) : 1;
   const index_t HW = N * C == 0 ? 0 : x_in.numel() / (N * C);
   const index_t num_weights = weight_in.numel();
-  NN_CHECK(weight_in.dim() == 1 && (num_weights == 1 || num_weights == C), "prelu: weight ",
-           weight_in.shape(), " must be (1) or (C) = (", C, ") for x ", x_in.shape());
+  NN_CHECK(weight_in.dim() == 1 && (num_weights == 1 || num_weights == C), "prelu: weight ", weight_in.shape(),
+           " must be (1) or (C) = (", C, ") for x ", x_in.shape());
 
   const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -86,9 +83,8 @@ Tensor prelu(const Tensor& x_in, const Tensor& weight_in) {
                        Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
                        Tensor dw = needs[1] ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
                        dispatch_floating(x.dtype(), "prelu_backward", [&]<typename T>() {
-                         kern::prelu_backward_cpu(N, C, HW, num_weights, dy.data<T>(), x.data<T>(),
-                                                  weight.data<T>(), needs[0] ? dx.data<T>() : nullptr,
-                                                  needs[1] ? dw.data<T>() : nullptr);
+                         kern::prelu_backward_cpu(N, C, HW, num_weights, dy.data<T>(), x.data<T>(), weight.data<T>(),
+                                                  needs[0] ? dx.data<T>() : nullptr, needs[1] ? dw.data<T>() : nullptr);
                        });
                        return autograd::Grads{dx, dw};
                      });

@@ -32,8 +32,8 @@ void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
 Broadcast classify(const Tensor& a, const Tensor& b, const char* op) {
   check_pair(a, b, op);
   if (a.shape() == b.shape()) return Broadcast::none;
-  const bool channel = a.dim() == 4 && b.dim() == 4 && b.size(1) == a.size(1) && b.size(2) == 1 &&
-                       b.size(3) == 1 && (b.size(0) == a.size(0) || b.size(0) == 1);
+  const bool channel = a.dim() == 4 && b.dim() == 4 && b.size(1) == a.size(1) && b.size(2) == 1 && b.size(3) == 1 &&
+                       (b.size(0) == a.size(0) || b.size(0) == 1);
   NN_CHECK(channel, op, ": shapes ", a.shape(), " and ", b.shape(), " differ",
            a.dim() == 4 ? " (b must equal a, or be (N, C, 1, 1) or (1, C, 1, 1) against a (N, C, H, W))" : "");
   return b.size(0) == a.size(0) ? Broadcast::per_sample : Broadcast::shared;
@@ -67,9 +67,7 @@ template <typename Kernel>
 Tensor binary(const Tensor& a_in, const Tensor& b_in, const char* op, Kernel kernel) {
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch_floating(a.dtype(), op, [&]<typename T>() {
-    kernel(a.numel(), a.data<T>(), b.data<T>(), out.data<T>());
-  });
+  dispatch_floating(a.dtype(), op, [&]<typename T>() { kernel(a.numel(), a.data<T>(), b.data<T>(), out.data<T>()); });
   return out;
 }
 
@@ -105,9 +103,10 @@ Tensor plane_sums(const Tensor& dy_in) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   const Broadcast mode = classify(a, b, "add");
-  Tensor out = mode == Broadcast::none
-                   ? binary(a, b, "add", [](index_t n, const auto* x, const auto* y, auto* o) { kern::add_cpu(n, x, y, o); })
-                   : channel_add(a, expand_channels(b, a.size(0)));
+  Tensor out =
+      mode == Broadcast::none
+          ? binary(a, b, "add", [](index_t n, const auto* x, const auto* y, auto* o) { kern::add_cpu(n, x, y, o); })
+          : channel_add(a, expand_channels(b, a.size(0)));
   if (autograd::needs_grad({&a, &b})) {
     const Shape b_shape = b.shape();
     autograd::record(out, "add", {a, b}, [mode, b_shape](const Tensor& dy, const autograd::GradMask& needs) {
@@ -132,7 +131,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   const Broadcast mode = classify(a, b, "mul");
   if (mode == Broadcast::none) {
-    Tensor out = binary(a, b, "mul", [](index_t n, const auto* x, const auto* y, auto* o) { kern::mul_cpu(n, x, y, o); });
+    Tensor out =
+        binary(a, b, "mul", [](index_t n, const auto* x, const auto* y, auto* o) { kern::mul_cpu(n, x, y, o); });
     if (autograd::needs_grad({&a, &b}))
       autograd::record(out, "mul", {a, b}, [a, b](const Tensor& dy, const autograd::GradMask& needs) {
         return autograd::Grads{needs[0] ? mul(dy, b) : Tensor(), needs[1] ? mul(dy, a) : Tensor()};

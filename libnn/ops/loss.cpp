@@ -18,24 +18,28 @@ constexpr std::int64_t kIgnoreIndex = -100;  // PyTorch's default ignore_index
 
 // The NLL part of cross_entropy, from log-probabilities logp (N, C) -> scalar.
 Tensor nll_from_log_probs(const Tensor& logp, const Tensor& target, const Tensor& weight, double label_smoothing) {
-  const kern::CrossEntropyParams p{.N = logp.size(0), .C = logp.size(1), .label_smoothing = label_smoothing,
-                                   .has_weight = weight.defined(), .ignore_index = kIgnoreIndex};
+  const kern::CrossEntropyParams p{.N = logp.size(0),
+                                   .C = logp.size(1),
+                                   .label_smoothing = label_smoothing,
+                                   .has_weight = weight.defined(),
+                                   .ignore_index = kIgnoreIndex};
   Tensor loss = Tensor::empty({}, logp.dtype(), logp.device());
   dispatch_floating(logp.dtype(), "cross_entropy", [&]<typename T>() {
     kern::cross_entropy_forward_cpu(p, logp.data<T>(), target.data<std::int64_t>(),
                                     weight.defined() ? weight.data<T>() : nullptr, loss.data<T>());
   });
   if (autograd::needs_grad({&logp}))
-    autograd::record(loss, "cross_entropy", {logp}, [p, logp, target, weight](const Tensor& dloss_in, const autograd::GradMask&) {
-      const Tensor dloss = dloss_in.contiguous();
-      Tensor dlogp = Tensor::empty(logp.shape(), logp.dtype(), logp.device());
-      dispatch_floating(logp.dtype(), "cross_entropy_backward", [&]<typename T>() {
-        kern::cross_entropy_backward_cpu(p, logp.data<T>(), target.data<std::int64_t>(),
-                                         weight.defined() ? weight.data<T>() : nullptr, dloss.data<T>(),
-                                         dlogp.data<T>());
-      });
-      return autograd::Grads{dlogp};
-    });
+    autograd::record(loss, "cross_entropy", {logp},
+                     [p, logp, target, weight](const Tensor& dloss_in, const autograd::GradMask&) {
+                       const Tensor dloss = dloss_in.contiguous();
+                       Tensor dlogp = Tensor::empty(logp.shape(), logp.dtype(), logp.device());
+                       dispatch_floating(logp.dtype(), "cross_entropy_backward", [&]<typename T>() {
+                         kern::cross_entropy_backward_cpu(p, logp.data<T>(), target.data<std::int64_t>(),
+                                                          weight.defined() ? weight.data<T>() : nullptr,
+                                                          dloss.data<T>(), dlogp.data<T>());
+                       });
+                       return autograd::Grads{dlogp};
+                     });
   return loss;
 }
 
@@ -48,7 +52,8 @@ Tensor log_softmax(const Tensor& x_in) {
   const Tensor x = x_in.contiguous();
   const index_t N = x.size(0), C = x.size(1);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "log_softmax", [&]<typename T>() { kern::log_softmax_forward_cpu(N, C, x.data<T>(), y.data<T>()); });
+  dispatch_floating(x.dtype(), "log_softmax",
+                    [&]<typename T>() { kern::log_softmax_forward_cpu(N, C, x.data<T>(), y.data<T>()); });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "log_softmax", {x_in}, [y_saved = y.detach()](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
@@ -110,7 +115,8 @@ Tensor l2_normalize(const Tensor& x_in, int dim_in, double eps) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
       dispatch_floating(x.dtype(), "l2_normalize_backward", [&]<typename T>() {
-        kern::l2_normalize_backward_cpu(x.size(0), x.size(1), dy.data<T>(), x.data<T>(), norm.data<T>(), dx.data<T>(), eps);
+        kern::l2_normalize_backward_cpu(x.size(0), x.size(1), dy.data<T>(), x.data<T>(), norm.data<T>(), dx.data<T>(),
+                                        eps);
       });
       return autograd::Grads{dx};
     });

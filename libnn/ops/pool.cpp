@@ -27,12 +27,19 @@ kern::Pool2dParams make_params(const Tensor& x, Size2 kernel, Size2 stride, Size
   NN_CHECK(padding.h <= kernel.h / 2 && padding.w <= kernel.w / 2, op, ": padding (", padding.h, ", ", padding.w,
            ") must be at most half of kernel (", kernel.h, ", ", kernel.w, ")");
   const index_t H = x.size(2), W = x.size(3);
-  NN_CHECK(kernel.h <= H + 2 * padding.h && kernel.w <= W + 2 * padding.w, op, ": kernel (", kernel.h, ", ",
-           kernel.w, ") is larger than the padded input (", H + 2 * padding.h, ", ", W + 2 * padding.w,
-           ") of x ", x.shape(), " with padding (", padding.h, ", ", padding.w, ")");
-  return kern::Pool2dParams{.N = x.size(0), .C = x.size(1), .H = H, .W = W, .kernel_h = kernel.h,
-                            .kernel_w = kernel.w, .stride_h = stride.h, .stride_w = stride.w,
-                            .pad_h = padding.h, .pad_w = padding.w};
+  NN_CHECK(kernel.h <= H + 2 * padding.h && kernel.w <= W + 2 * padding.w, op, ": kernel (", kernel.h, ", ", kernel.w,
+           ") is larger than the padded input (", H + 2 * padding.h, ", ", W + 2 * padding.w, ") of x ", x.shape(),
+           " with padding (", padding.h, ", ", padding.w, ")");
+  return kern::Pool2dParams{.N = x.size(0),
+                            .C = x.size(1),
+                            .H = H,
+                            .W = W,
+                            .kernel_h = kernel.h,
+                            .kernel_w = kernel.w,
+                            .stride_h = stride.h,
+                            .stride_w = stride.w,
+                            .pad_h = padding.h,
+                            .pad_w = padding.w};
 }
 
 // An empty (N, C, H, W) gradient buffer for the backward kernels, which assign every element.
@@ -50,14 +57,15 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding)
     kern::max_pool2d_forward_cpu(p, x.data<T>(), y.data<T>(), grad ? indices.data<std::int64_t>() : nullptr);
   });
   if (grad)
-    autograd::record(y, "max_pool2d", {x_in}, [p, indices, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
-      const Tensor dy = dy_in.contiguous();
-      Tensor dx = empty_like_input(shape, dy);
-      dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<typename T>() {
-        kern::max_pool2d_backward_cpu(p, dy.data<T>(), indices.data<std::int64_t>(), dx.data<T>());
-      });
-      return autograd::Grads{dx};
-    });
+    autograd::record(y, "max_pool2d", {x_in},
+                     [p, indices, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
+                       const Tensor dy = dy_in.contiguous();
+                       Tensor dx = empty_like_input(shape, dy);
+                       dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<typename T>() {
+                         kern::max_pool2d_backward_cpu(p, dy.data<T>(), indices.data<std::int64_t>(), dx.data<T>());
+                       });
+                       return autograd::Grads{dx};
+                     });
   return y;
 }
 
@@ -66,14 +74,14 @@ Tensor avg_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding,
   p.count_include_pad = count_include_pad;
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({p.N, p.C, p.P(), p.Q()}, x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "avg_pool2d", [&]<typename T>() { kern::avg_pool2d_forward_cpu(p, x.data<T>(), y.data<T>()); });
+  dispatch_floating(x.dtype(), "avg_pool2d",
+                    [&]<typename T>() { kern::avg_pool2d_forward_cpu(p, x.data<T>(), y.data<T>()); });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "avg_pool2d", {x_in}, [p, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = empty_like_input(shape, dy);
-      dispatch_floating(dy.dtype(), "avg_pool2d_backward", [&]<typename T>() {
-        kern::avg_pool2d_backward_cpu(p, dy.data<T>(), dx.data<T>());
-      });
+      dispatch_floating(dy.dtype(), "avg_pool2d_backward",
+                        [&]<typename T>() { kern::avg_pool2d_backward_cpu(p, dy.data<T>(), dx.data<T>()); });
       return autograd::Grads{dx};
     });
   return y;
@@ -81,15 +89,14 @@ Tensor avg_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding,
 
 Tensor adaptive_avg_pool2d(const Tensor& x_in, Size2 output_size) {
   check_input(x_in, "adaptive_avg_pool2d");
-  NN_CHECK(output_size == Size2(1), "adaptive_avg_pool2d: only output_size 1 is supported, got (", output_size.h,
-           ", ", output_size.w, ") for x ", x_in.shape());
+  NN_CHECK(output_size == Size2(1), "adaptive_avg_pool2d: only output_size 1 is supported, got (", output_size.h, ", ",
+           output_size.w, ") for x ", x_in.shape());
   const index_t planes = x_in.size(0) * x_in.size(1), HW = x_in.size(2) * x_in.size(3);
   NN_CHECK(HW > 0, "adaptive_avg_pool2d: empty spatial size in x ", x_in.shape());
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "adaptive_avg_pool2d", [&]<typename T>() {
-    kern::global_avg_pool_forward_cpu(planes, HW, x.data<T>(), y.data<T>());
-  });
+  dispatch_floating(x.dtype(), "adaptive_avg_pool2d",
+                    [&]<typename T>() { kern::global_avg_pool_forward_cpu(planes, HW, x.data<T>(), y.data<T>()); });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "adaptive_avg_pool2d", {x_in},
                      [planes, HW, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
