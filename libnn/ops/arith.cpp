@@ -1,6 +1,12 @@
-// Elementwise arithmetic: forward and backward side by side.
+// Elementwise arithmetic: forward and backward side by side. Every loop lives in kernels/cpu/elementwise
+// (one implementation of each), this file checks shapes, dispatches and records the graph.
+//
+// add and mul also take b of shape (N, C, 1, 1) or (1, C, 1, 1) against a (N, C, H, W): a shared
+// (1, C, 1, 1) operand is first expanded to (N, C) so that both cases run the same per-sample kernels,
+// and its gradient is then reduced over N in a fixed order (deterministic, thread-count independent).
 #include "libnn/ops/arith.h"
 
+#include "kernels/cpu/elementwise.h"
 #include "libnn/autograd/node.h"
 #include "libnn/ops/common.h"
 
@@ -8,59 +14,113 @@ namespace nn::ops {
 
 namespace {
 
-// out[i] = f(a[i], b[i]) over contiguous inputs of equal shape.
-template <typename F>
-Tensor binary_same_shape(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
-  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  const index_t n = a.numel();
-  dispatch_floating(a.dtype(), op, [&]<typename T>() {
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    T* po = out.data<T>();
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (index_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
-  });
-  return out;
-}
+enum class Broadcast { none, per_sample, shared };  // b (N, C, H, W) | (N, C, 1, 1) | (1, C, 1, 1)
 
-template <typename F>
-Tensor unary(const Tensor& a_in, const char* op, F f) {
-  const Tensor a = a_in.contiguous();
-  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  const index_t n = a.numel();
-  dispatch_floating(a.dtype(), op, [&]<typename T>() {
-    const T* pa = a.data<T>();
-    T* po = out.data<T>();
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (index_t i = 0; i < n; ++i) po[i] = f(pa[i]);
-  });
-  return out;
-}
-
-void check_binary(const Tensor& a, const Tensor& b, const char* op) {
+void check_pair(const Tensor& a, const Tensor& b, const char* op) {
   check_floating(a, op, "a");
   check_floating(b, op, "b");
   check_same(a, b, op);
   check_cpu(a, op);
+}
+
+void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
+  check_pair(a, b, op);
   NN_CHECK(a.shape() == b.shape(), op, ": shapes ", a.shape(), " and ", b.shape(), " differ");
+}
+
+// Equal shapes, or the channel broadcast that SE blocks and attention gates need.
+Broadcast classify(const Tensor& a, const Tensor& b, const char* op) {
+  check_pair(a, b, op);
+  if (a.shape() == b.shape()) return Broadcast::none;
+  const bool channel = a.dim() == 4 && b.dim() == 4 && b.size(1) == a.size(1) && b.size(2) == 1 && b.size(3) == 1 &&
+                       (b.size(0) == a.size(0) || b.size(0) == 1);
+  NN_CHECK(channel, op, ": shapes ", a.shape(), " and ", b.shape(), " differ",
+           a.dim() == 4 ? " (b must equal a, or be (N, C, 1, 1) or (1, C, 1, 1) against a (N, C, H, W))" : "");
+  return b.size(0) == a.size(0) ? Broadcast::per_sample : Broadcast::shared;
+}
+
+// (N, C) per-sample values of b: b itself, or the shared (1, C, 1, 1) row repeated N times.
+Tensor expand_channels(const Tensor& b, index_t N) {
+  const Tensor bc = b.contiguous();
+  if (bc.size(0) == N) return bc.reshape({N, bc.size(1)});
+  const index_t C = bc.size(1);
+  Tensor out = Tensor::empty({N, C}, bc.dtype(), bc.device());
+  dispatch_floating(bc.dtype(), "expand_channels", [&]<typename T>() {
+    for (index_t n = 0; n < N; ++n) kern::copy_cpu(C, bc.data<T>(), out.data<T>() + n * C);
+  });
+  return out;
+}
+
+// The gradient of b from per-sample gradients g (N, C): reshaped, or summed over N for a shared b.
+Tensor reduce_channels(const Tensor& g, const Shape& b_shape) {
+  if (b_shape[0] == g.size(0)) return g.reshape(b_shape);
+  const index_t N = g.size(0), C = g.size(1);
+  Tensor out = Tensor::zeros(b_shape, g.dtype(), g.device());
+  dispatch_floating(g.dtype(), "reduce_channels", [&]<typename T>() {
+    for (index_t n = 0; n < N; ++n) kern::axpy_cpu(C, T(1), g.data<T>() + n * C, out.data<T>());
+  });
+  return out;
+}
+
+// out = kernel(n, a, b, out) over contiguous operands of equal shape.
+template <typename Kernel>
+Tensor binary(const Tensor& a_in, const Tensor& b_in, const char* op, Kernel kernel) {
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  dispatch_floating(a.dtype(), op, [&]<typename T>() { kernel(a.numel(), a.data<T>(), b.data<T>(), out.data<T>()); });
+  return out;
+}
+
+// y (N, C, HW) = x + s[n, c], one plane at a time.
+Tensor channel_add(const Tensor& x_in, const Tensor& s) {
+  const Tensor x = x_in.contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  const index_t planes = x.size(0) * x.size(1), HW = x.size(2) * x.size(3);
+  dispatch_floating(x.dtype(), "add", [&]<typename T>() {
+    const T *px = x.data<T>(), *ps = s.data<T>();
+    T* py = out.data<T>();
+#pragma omp parallel for schedule(static) if (planes * HW >= 32768)
+    for (index_t i = 0; i < planes; ++i) kern::add_scalar_cpu(HW, px + i * HW, ps[i], py + i * HW);
+  });
+  return out;
+}
+
+// (N, C) per-plane sums of dy (N, C, H, W).
+Tensor plane_sums(const Tensor& dy_in) {
+  const Tensor dy = dy_in.contiguous();
+  const index_t planes = dy.size(0) * dy.size(1), HW = dy.size(2) * dy.size(3);
+  Tensor out = Tensor::empty({dy.size(0), dy.size(1)}, dy.dtype(), dy.device());
+  dispatch_floating(dy.dtype(), "add", [&]<typename T>() {
+    const T* pd = dy.data<T>();
+    T* po = out.data<T>();
+#pragma omp parallel for schedule(static) if (planes * HW >= 32768)
+    for (index_t i = 0; i < planes; ++i) kern::sum_cpu(HW, pd + i * HW, po + i);
+  });
+  return out;
 }
 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  check_binary(a, b, "add");
-  Tensor out = binary_same_shape(a, b, "add", [](auto x, auto y) { return x + y; });
-  if (autograd::needs_grad({&a, &b}))
-    autograd::record(out, "add", {a, b}, [](const Tensor& dy, const autograd::GradMask& needs) {
-      return autograd::Grads{needs[0] ? dy : Tensor(), needs[1] ? dy : Tensor()};
+  const Broadcast mode = classify(a, b, "add");
+  Tensor out =
+      mode == Broadcast::none
+          ? binary(a, b, "add", [](index_t n, const auto* x, const auto* y, auto* o) { kern::add_cpu(n, x, y, o); })
+          : channel_add(a, expand_channels(b, a.size(0)));
+  if (autograd::needs_grad({&a, &b})) {
+    const Shape b_shape = b.shape();
+    autograd::record(out, "add", {a, b}, [mode, b_shape](const Tensor& dy, const autograd::GradMask& needs) {
+      Tensor db;
+      if (needs[1]) db = mode == Broadcast::none ? dy : reduce_channels(plane_sums(dy), b_shape);
+      return autograd::Grads{needs[0] ? dy : Tensor(), db};
     });
+  }
   return out;
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  check_binary(a, b, "sub");
-  Tensor out = binary_same_shape(a, b, "sub", [](auto x, auto y) { return x - y; });
+  check_same_shape(a, b, "sub");
+  Tensor out = binary(a, b, "sub", [](index_t n, const auto* x, const auto* y, auto* o) { kern::sub_cpu(n, x, y, o); });
   if (autograd::needs_grad({&a, &b}))
     autograd::record(out, "sub", {a, b}, [](const Tensor& dy, const autograd::GradMask& needs) {
       return autograd::Grads{needs[0] ? dy : Tensor(), needs[1] ? mul_scalar(dy, -1.0) : Tensor()};
@@ -69,31 +129,63 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  check_binary(a, b, "mul");
-  Tensor out = binary_same_shape(a, b, "mul", [](auto x, auto y) { return x * y; });
-  if (autograd::needs_grad({&a, &b}))
-    autograd::record(out, "mul", {a, b}, [a, b](const Tensor& dy, const autograd::GradMask& needs) {
-      return autograd::Grads{needs[0] ? mul(dy, b) : Tensor(), needs[1] ? mul(dy, a) : Tensor()};
+  const Broadcast mode = classify(a, b, "mul");
+  if (mode == Broadcast::none) {
+    Tensor out =
+        binary(a, b, "mul", [](index_t n, const auto* x, const auto* y, auto* o) { kern::mul_cpu(n, x, y, o); });
+    if (autograd::needs_grad({&a, &b}))
+      autograd::record(out, "mul", {a, b}, [a, b](const Tensor& dy, const autograd::GradMask& needs) {
+        return autograd::Grads{needs[0] ? mul(dy, b) : Tensor(), needs[1] ? mul(dy, a) : Tensor()};
+      });
+    return out;
+  }
+  const Tensor x = a.contiguous(), s = expand_channels(b, a.size(0));  // (N, C, H, W), (N, C)
+  const index_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  dispatch_floating(x.dtype(), "mul", [&]<typename T>() {
+    kern::channel_mul_forward_cpu(N, C, HW, x.data<T>(), s.data<T>(), out.data<T>());
+  });
+  if (autograd::needs_grad({&a, &b})) {
+    const Shape b_shape = b.shape();
+    autograd::record(out, "mul", {a, b}, [x, s, b_shape](const Tensor& dy_in, const autograd::GradMask& needs) {
+      const Tensor dy = dy_in.contiguous();
+      const index_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+      Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+      Tensor ds = needs[1] ? Tensor::empty({N, C}, x.dtype(), x.device()) : Tensor();
+      dispatch_floating(x.dtype(), "mul_backward", [&]<typename T>() {
+        kern::channel_mul_backward_cpu(N, C, HW, dy.data<T>(), x.data<T>(), s.data<T>(),
+                                       needs[0] ? dx.data<T>() : nullptr, needs[1] ? ds.data<T>() : nullptr);
+      });
+      return autograd::Grads{dx, needs[1] ? reduce_channels(ds, b_shape) : Tensor()};
     });
+  }
   return out;
 }
 
-Tensor add_scalar(const Tensor& a, double s) {
-  check_floating(a, "add_scalar", "a");
-  check_cpu(a, "add_scalar");
-  Tensor out = unary(a, "add_scalar", [s](auto x) { return x + static_cast<decltype(x)>(s); });
-  if (autograd::needs_grad({&a}))
-    autograd::record(out, "add_scalar", {a},
+Tensor add_scalar(const Tensor& a_in, double s) {
+  check_floating(a_in, "add_scalar", "a");
+  check_cpu(a_in, "add_scalar");
+  const Tensor a = a_in.contiguous();
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  dispatch_floating(a.dtype(), "add_scalar", [&]<typename T>() {
+    kern::add_scalar_cpu(a.numel(), a.data<T>(), static_cast<T>(s), out.data<T>());
+  });
+  if (autograd::needs_grad({&a_in}))
+    autograd::record(out, "add_scalar", {a_in},
                      [](const Tensor& dy, const autograd::GradMask&) { return autograd::Grads{dy}; });
   return out;
 }
 
-Tensor mul_scalar(const Tensor& a, double s) {
-  check_floating(a, "mul_scalar", "a");
-  check_cpu(a, "mul_scalar");
-  Tensor out = unary(a, "mul_scalar", [s](auto x) { return x * static_cast<decltype(x)>(s); });
-  if (autograd::needs_grad({&a}))
-    autograd::record(out, "mul_scalar", {a},
+Tensor mul_scalar(const Tensor& a_in, double s) {
+  check_floating(a_in, "mul_scalar", "a");
+  check_cpu(a_in, "mul_scalar");
+  const Tensor a = a_in.contiguous();
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  dispatch_floating(a.dtype(), "mul_scalar", [&]<typename T>() {
+    kern::mul_scalar_cpu(a.numel(), a.data<T>(), static_cast<T>(s), out.data<T>());
+  });
+  if (autograd::needs_grad({&a_in}))
+    autograd::record(out, "mul_scalar", {a_in},
                      [s](const Tensor& dy, const autograd::GradMask&) { return autograd::Grads{mul_scalar(dy, s)}; });
   return out;
 }
@@ -103,12 +195,7 @@ Tensor sum(const Tensor& a_in) {
   check_cpu(a_in, "sum");
   const Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty({}, a.dtype());
-  dispatch_floating(a.dtype(), "sum", [&]<typename T>() {
-    const T* p = a.data<T>();
-    double acc = 0.0;  // sequential double accumulation: deterministic, and exact enough for losses
-    for (index_t i = 0; i < a.numel(); ++i) acc += p[i];
-    *out.data<T>() = static_cast<T>(acc);
-  });
+  dispatch_floating(a.dtype(), "sum", [&]<typename T>() { kern::sum_cpu(a.numel(), a.data<T>(), out.data<T>()); });
   if (autograd::needs_grad({&a_in})) {
     const Shape shape = a_in.shape();
     autograd::record(out, "sum", {a_in}, [shape](const Tensor& dy, const autograd::GradMask&) {
@@ -124,16 +211,11 @@ Tensor mean(const Tensor& a) {
 }
 
 void add_(Tensor& acc, const Tensor& b_in, double alpha) {
-  check_binary(acc, b_in, "add_");
+  check_same_shape(acc, b_in, "add_");
   NN_CHECK(acc.is_contiguous(), "add_: destination must be contiguous, got ", acc.describe());
   const Tensor b = b_in.contiguous();
-  const index_t n = acc.numel();
   dispatch_floating(acc.dtype(), "add_", [&]<typename T>() {
-    T* pa = acc.data<T>();
-    const T* pb = b.data<T>();
-    const T s = static_cast<T>(alpha);
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (index_t i = 0; i < n; ++i) pa[i] += s * pb[i];
+    kern::axpy_cpu(acc.numel(), static_cast<T>(alpha), b.data<T>(), acc.data<T>());
   });
 }
 

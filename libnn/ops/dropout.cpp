@@ -1,0 +1,56 @@
+// dropout: the mask (u8, 1 = keep) is the explicit saved tensor; forward and backward are
+// kern::dropout_*. Element i keeps when its uniform draw u_i (counter base + i / 4, word i % 4, the
+// layout fill_uniform uses) is >= p, so P(keep) = 1 - p.
+#include "libnn/ops/dropout.h"
+
+#include <cstdint>
+
+#include "kernels/cpu/elementwise.h"
+#include "libnn/autograd/node.h"
+#include "libnn/ops/common.h"
+
+namespace nn::ops {
+
+namespace {
+
+Tensor draw_mask(index_t n, double p, Generator& gen, Device device) {
+  Tensor mask = Tensor::empty({n}, DType::u8, device);
+  std::uint8_t* m = mask.data<std::uint8_t>();
+  const std::uint64_t base = gen.reserve(static_cast<std::uint64_t>((n + 3) / 4));
+  const Generator& g = gen;
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (index_t b = 0; b < (n + 3) / 4; ++b) {
+    const auto words = g.block(base + static_cast<std::uint64_t>(b));
+    for (index_t j = 0; j < 4 && b * 4 + j < n; ++j) m[b * 4 + j] = Generator::to_unit(words[j]) >= p ? 1 : 0;
+  }
+  return mask;
+}
+
+}  // namespace
+
+Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
+  check_floating(x_in, "dropout", "x");
+  check_cpu(x_in, "dropout");
+  NN_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability has to be between 0 and 1, but got ", p);
+  if (!training || p == 0.0) return x_in;
+
+  const Tensor x = x_in.contiguous();
+  const index_t n = x.numel();
+  const Tensor mask = draw_mask(n, p, gen, x.device());  // (numel), 1 = keep
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  dispatch_floating(x.dtype(), "dropout", [&]<typename T>() {
+    kern::dropout_forward_cpu(n, p, x.data<T>(), mask.data<std::uint8_t>(), y.data<T>());
+  });
+  if (autograd::needs_grad({&x_in}))
+    autograd::record(y, "dropout", {x_in}, [p, mask](const Tensor& dy_in, const autograd::GradMask&) {
+      const Tensor dy = dy_in.contiguous();
+      Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+      dispatch_floating(dy.dtype(), "dropout_backward", [&]<typename T>() {
+        kern::dropout_backward_cpu(dy.numel(), p, dy.data<T>(), mask.data<std::uint8_t>(), dx.data<T>());
+      });
+      return autograd::Grads{dx};
+    });
+  return y;
+}
+
+}  // namespace nn::ops

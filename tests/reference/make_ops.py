@@ -1,0 +1,136 @@
+"""PyTorch reference for the public ops (libnn/ops): writes tests/reference/ops.safetensors.
+
+Run with Debian's interpreter: /usr/bin/python3 tests/reference/make_ops.py
+
+Each case is one line of CASES: name, op, op parameters, input shapes. Inputs are drawn in f32; PyTorch
+then evaluates the op in f64 on those exact f32 values and the results are rounded to f32, so the C++
+test's tolerance measures our f32 error rather than PyTorch's own f32 rounding. Stored per case:
+inputs (x, w, b, rm, rv, target, cw, x0.., a), dy (random), y, and d<input> = dL/d<input> for
+L = sum(y * dy); batch_norm training cases also store rm_out / rv_out, the updated running statistics.
+The metadata of each case lists its "inputs" and differentiable "grads" so the C++ test is generic.
+"""
+import torch
+import torch.nn.functional as F
+
+from reftools import Reference
+
+CASES = [
+    # name                     op                     params                                                         shapes
+    ("bn_train_nc",            "batch_norm",          dict(training=True, momentum=0.1, eps=1e-5),                   dict(x=(16, 10))),
+    ("bn_train_resnet",        "batch_norm",          dict(training=True, momentum=0.1, eps=1e-5),                   dict(x=(2, 64, 8, 8))),
+    ("bn_train_odd",           "batch_norm",          dict(training=True, momentum=0.3, eps=1e-3),                   dict(x=(3, 5, 7, 5))),
+    ("bn_train_batch1",        "batch_norm",          dict(training=True, momentum=0.1, eps=1e-5),                   dict(x=(1, 4, 3, 3))),
+    ("bn_eval",                "batch_norm",          dict(training=False, momentum=0.1, eps=1e-5),                  dict(x=(2, 16, 7, 7))),
+    ("bn_eval_nc",             "batch_norm",          dict(training=False, momentum=0.1, eps=1e-5),                  dict(x=(5, 12))),
+    ("relu",                   "relu",                dict(),                                                        dict(x=(2, 8, 9, 9))),
+    ("sigmoid",                "sigmoid",             dict(),                                                        dict(x=(4, 33))),
+    ("prelu_channel",          "prelu",               dict(),                                                        dict(x=(2, 16, 7, 7), w=(16,))),
+    ("prelu_shared",           "prelu",               dict(),                                                        dict(x=(3, 5, 4, 6), w=(1,))),
+    ("prelu_nc",               "prelu",               dict(),                                                        dict(x=(8, 64), w=(64,))),
+    ("maxpool_stem",           "max_pool2d",          dict(kernel=[3, 3], stride=[2, 2], padding=[1, 1]),            dict(x=(2, 16, 17, 17))),
+    ("maxpool_k2s2_odd",       "max_pool2d",          dict(kernel=[2, 2], stride=[2, 2], padding=[0, 0]),            dict(x=(2, 3, 9, 8))),
+    ("maxpool_subsample",      "max_pool2d",          dict(kernel=[1, 1], stride=[2, 2], padding=[0, 0]),            dict(x=(2, 4, 7, 7))),
+    ("maxpool_rect",           "max_pool2d",          dict(kernel=[3, 2], stride=[2, 1], padding=[1, 1]),            dict(x=(1, 3, 8, 7))),
+    ("avgpool_k3s2p1",         "avg_pool2d",          dict(kernel=[3, 3], stride=[2, 2], padding=[1, 1], count_include_pad=True),  dict(x=(2, 8, 9, 9))),
+    ("avgpool_exclude_pad",    "avg_pool2d",          dict(kernel=[3, 3], stride=[2, 2], padding=[1, 1], count_include_pad=False), dict(x=(2, 8, 9, 9))),
+    ("avgpool_k2s2",           "avg_pool2d",          dict(kernel=[2, 2], stride=[2, 2], padding=[0, 0], count_include_pad=True),  dict(x=(2, 16, 8, 8))),
+    ("adaptive_avg_resnet",    "adaptive_avg_pool2d", dict(),                                                        dict(x=(2, 64, 7, 7))),
+    ("global_max",             "global_max_pool2d",   dict(),                                                        dict(x=(2, 32, 5, 5))),
+    ("cat_dim1",               "cat",                 dict(dim=1),                                                   dict(x0=(2, 3, 4, 4), x1=(2, 5, 4, 4), x2=(2, 1, 4, 4))),
+    ("cat_dim0",               "cat",                 dict(dim=0),                                                   dict(x0=(1, 3, 2, 2), x1=(2, 3, 2, 2))),
+    ("cat_dim_last",           "cat",                 dict(dim=-1),                                                  dict(x0=(2, 3, 4, 1), x1=(2, 3, 4, 3))),
+    ("add_channel",            "add",                 dict(),                                                        dict(a=(2, 16, 5, 5), b=(2, 16, 1, 1))),
+    ("add_shared",             "add",                 dict(),                                                        dict(a=(3, 8, 4, 4), b=(1, 8, 1, 1))),
+    ("mul_channel",            "mul",                 dict(),                                                        dict(a=(2, 64, 7, 7), b=(2, 64, 1, 1))),
+    ("mul_shared",             "mul",                 dict(),                                                        dict(a=(3, 8, 4, 4), b=(1, 8, 1, 1))),
+    ("mul_same",               "mul",                 dict(),                                                        dict(a=(4, 5, 6), b=(4, 5, 6))),
+    ("log_softmax",            "log_softmax",         dict(),                                                        dict(x=(6, 10))),
+    ("ce_plain",               "cross_entropy",       dict(label_smoothing=0.0),                                     dict(x=(8, 10), target=(8,))),
+    ("ce_weight_smooth",       "cross_entropy",       dict(label_smoothing=0.1),                                     dict(x=(16, 7), target=(16,), cw=(7,))),
+    ("ce_smooth",              "cross_entropy",       dict(label_smoothing=0.2),                                     dict(x=(5, 100), target=(5,))),
+    ("ce_ignore_weight",       "cross_entropy",       dict(label_smoothing=0.05, ignore_rows=[1, 4]),                dict(x=(6, 4), target=(6,), cw=(4,))),
+    ("l2_normalize",           "l2_normalize",        dict(dim=1),                                                   dict(x=(8, 128))),
+    ("l2_normalize_dim0",      "l2_normalize",        dict(dim=0),                                                   dict(x=(5, 6))),
+]
+
+NOT_DIFFERENTIABLE = {"target", "cw", "rm", "rv"}
+
+
+def make_inputs(op, params, shapes, gen):
+    inputs = {}
+    for role, shape in shapes.items():
+        if role == "target":
+            c = shapes["x"][1]
+            t = torch.randint(0, c, shape, generator=gen)
+            for r in params.get("ignore_rows", []):
+                t[r] = -100
+            inputs[role] = t
+        elif role == "cw":
+            inputs[role] = torch.rand(shape, generator=gen) + 0.5
+        elif role == "w" and op == "prelu":
+            inputs[role] = torch.rand(shape, generator=gen) * 0.5 - 0.1
+        else:
+            inputs[role] = torch.randn(shape, generator=gen)
+    if op == "batch_norm":
+        c = shapes["x"][1]
+        inputs["w"] = torch.rand(c, generator=gen) + 0.5
+        inputs["b"] = torch.randn(c, generator=gen) * 0.1
+        inputs["rm"] = torch.randn(c, generator=gen) * 0.1
+        inputs["rv"] = torch.rand(c, generator=gen) + 0.5
+    return inputs
+
+
+def forward(op, p, t):
+    if op == "batch_norm":
+        return F.batch_norm(t["x"], t["rm"], t["rv"], t["w"], t["b"], p["training"], p["momentum"], p["eps"])
+    if op == "relu":
+        return F.relu(t["x"])
+    if op == "sigmoid":
+        return torch.sigmoid(t["x"])
+    if op == "prelu":
+        return F.prelu(t["x"], t["w"])
+    if op == "max_pool2d":
+        return F.max_pool2d(t["x"], p["kernel"], p["stride"], p["padding"])
+    if op == "avg_pool2d":
+        return F.avg_pool2d(t["x"], p["kernel"], p["stride"], p["padding"], count_include_pad=p["count_include_pad"])
+    if op == "adaptive_avg_pool2d":
+        return F.adaptive_avg_pool2d(t["x"], 1)
+    if op == "global_max_pool2d":
+        return F.adaptive_max_pool2d(t["x"], 1)
+    if op == "cat":
+        return torch.cat([t[k] for k in sorted(t) if k.startswith("x")], p["dim"])
+    if op == "add":
+        return t["a"] + t["b"]
+    if op == "mul":
+        return t["a"] * t["b"]
+    if op == "log_softmax":
+        return F.log_softmax(t["x"], dim=1)
+    if op == "cross_entropy":
+        return F.cross_entropy(t["x"], t["target"], weight=t.get("cw"), label_smoothing=p["label_smoothing"])
+    if op == "l2_normalize":
+        return F.normalize(t["x"], p=2.0, dim=p["dim"], eps=1e-12)
+    raise ValueError(op)
+
+
+def main():
+    ref = Reference("ops")
+    gen = torch.Generator().manual_seed(20240611)
+    for name, op, params, shapes in CASES:
+        inputs = make_inputs(op, params, shapes, gen)
+        grads = [r for r in inputs if r not in NOT_DIFFERENTIABLE]
+        t64 = {r: (v.double() if v.is_floating_point() else v.clone()) for r, v in inputs.items()}
+        for r in grads:
+            t64[r].requires_grad_(True)
+        y = forward(op, params, t64)
+        dy = torch.randn(y.shape, generator=gen)
+        (y * dy.double()).sum().backward()
+        out = {"y": y.float(), "dy": dy}
+        out.update({"d" + r: t64[r].grad.float() for r in grads})
+        if op == "batch_norm" and params["training"]:
+            out["rm_out"], out["rv_out"] = t64["rm"].float(), t64["rv"].float()
+        ref.case(name, dict(params, op=op, inputs=sorted(inputs), grads=sorted(grads)), **inputs, **out)
+    ref.save()
+
+
+if __name__ == "__main__":
+    main()

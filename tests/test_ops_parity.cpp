@@ -1,0 +1,116 @@
+// Every public op against PyTorch (tests/reference/make_ops.py -> ops.safetensors): forward output,
+// gradient of every differentiable input for L = sum(y * dy), and batch_norm's updated running
+// statistics. The reference is PyTorch in f64 on the same f32 inputs, rounded to f32; we run in f32.
+//
+// Error measure: max |ours - ref| / (|ref| + kFloor). kFloor = 1e-3 keeps near-zero elements (e.g. a
+// BN gradient formed by cancellation, or a softmax gradient of 1e-7) from reading as large relative
+// errors: their absolute error is then held to ~1e-8, far below f32 resolution of the O(1) values.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <map>
+
+#include "libnn/ops/activation.h"
+#include "libnn/ops/arith.h"
+#include "libnn/ops/batch_norm.h"
+#include "libnn/ops/loss.h"
+#include "libnn/ops/pool.h"
+#include "libnn/ops/tensor_ops.h"
+#include "tests/support/reference.h"
+
+using namespace nn;
+using nlohmann::json;
+using nn::testing::check_close;
+using nn::testing::reference_cases;
+using nn::testing::reference_params;
+using nn::testing::reference_tensor;
+
+namespace {
+
+constexpr double kRtol = 1e-5;
+constexpr double kFloor = 1e-3;
+
+using Inputs = std::map<std::string, Tensor>;
+using Forward = std::function<Tensor(Inputs&, const json&)>;
+
+Tensor opt(Inputs& in, const std::string& role) {
+  auto it = in.find(role);
+  return it == in.end() ? Tensor() : it->second;
+}
+
+ops::Size2 size2(const json& j) { return {j[0].get<index_t>(), j[1].get<index_t>()}; }
+
+// One line per op: how to call ours given the reference inputs and parameters.
+const std::map<std::string, Forward>& op_table() {
+  static const std::map<std::string, Forward> table = {
+      {"batch_norm",
+       [](Inputs& in, const json& p) {
+         return ops::batch_norm(in["x"], in["rm"], in["rv"], in["w"], in["b"], p["training"].get<bool>(),
+                                p["momentum"].get<double>(), p["eps"].get<double>());
+       }},
+      {"relu", [](Inputs& in, const json&) { return ops::relu(in["x"]); }},
+      {"sigmoid", [](Inputs& in, const json&) { return ops::sigmoid(in["x"]); }},
+      {"prelu", [](Inputs& in, const json&) { return ops::prelu(in["x"], in["w"]); }},
+      {"max_pool2d",
+       [](Inputs& in, const json& p) {
+         return ops::max_pool2d(in["x"], size2(p["kernel"]), size2(p["stride"]), size2(p["padding"]));
+       }},
+      {"avg_pool2d",
+       [](Inputs& in, const json& p) {
+         return ops::avg_pool2d(in["x"], size2(p["kernel"]), size2(p["stride"]), size2(p["padding"]),
+                                p["count_include_pad"].get<bool>());
+       }},
+      {"adaptive_avg_pool2d", [](Inputs& in, const json&) { return ops::adaptive_avg_pool2d(in["x"], 1); }},
+      {"global_max_pool2d", [](Inputs& in, const json&) { return ops::global_max_pool2d(in["x"]); }},
+      {"cat",
+       [](Inputs& in, const json& p) {
+         std::vector<Tensor> xs;  // inputs x0, x1, ... in order (make_ops.py names at most ten)
+         for (const char* role : {"x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9"})
+           if (in.count(role)) xs.push_back(in[role]);
+         return ops::cat(xs, p["dim"].get<int>());
+       }},
+      {"add", [](Inputs& in, const json&) { return ops::add(in["a"], in["b"]); }},
+      {"mul", [](Inputs& in, const json&) { return ops::mul(in["a"], in["b"]); }},
+      {"log_softmax", [](Inputs& in, const json&) { return ops::log_softmax(in["x"]); }},
+      {"cross_entropy",
+       [](Inputs& in, const json& p) {
+         return ops::cross_entropy(in["x"], in["target"], opt(in, "cw"), p["label_smoothing"].get<double>());
+       }},
+      {"l2_normalize", [](Inputs& in, const json& p) { return ops::l2_normalize(in["x"], p["dim"].get<int>()); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+TEST_CASE("ops/pytorch_parity") {
+  const auto cases = reference_cases("ops");
+  REQUIRE(cases.size() >= 30);
+  std::map<std::string, double> worst_per_op;
+  for (const auto& name : cases) {
+    CAPTURE(name);
+    const json p = reference_params("ops", name);
+    const std::string op = p["op"];
+    auto it = op_table().find(op);
+    REQUIRE_MESSAGE(it != op_table().end(), name, ": no entry for op ", op);
+
+    Inputs in;
+    for (const std::string role : p["inputs"]) in[role] = reference_tensor("ops", name, role).clone();
+    for (const std::string role : p["grads"]) in[role].set_requires_grad();
+    const Tensor y = it->second(in, p);
+    y.backward(reference_tensor("ops", name, "dy"));
+
+    double& worst = worst_per_op[op];
+    worst = std::max(worst, check_close(y, reference_tensor("ops", name, "y"), kRtol, name + ".y", kFloor));
+    for (const std::string role : p["grads"])
+      worst = std::max(worst, check_close(in[role].grad(), reference_tensor("ops", name, "d" + role), kRtol,
+                                          name + ".d" + role, kFloor));
+    if (op == "batch_norm" && p["training"].get<bool>()) {
+      worst = std::max(worst,
+                       check_close(in["rm"], reference_tensor("ops", name, "rm_out"), kRtol, name + ".rm_out", kFloor));
+      worst = std::max(worst,
+                       check_close(in["rv"], reference_tensor("ops", name, "rv_out"), kRtol, name + ".rv_out", kFloor));
+    }
+  }
+  for (const auto& [op, worst] : worst_per_op) MESSAGE(op, ": max relative error vs PyTorch ", worst);
+}
