@@ -45,6 +45,37 @@ struct BatchNormParams {
   double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch
 };
 
+// cross_entropy from log-probabilities (N, C) and int64 targets (N), mean reduction, PyTorch semantics:
+// loss = (1 - ls) * nll + ls / C * smooth, both divided by the sum over non-ignored rows of
+// weight[target] (the row count without weights). Rows whose target == ignore_index count nowhere.
+struct CrossEntropyParams {
+  index_t N = 1, C = 1;
+  double label_smoothing = 0.0;
+  bool has_weight = false;
+  index_t ignore_index = -100;  // PyTorch's default
+};
+
+// torch.optim.SGD, one tensor at a time.
+struct SgdParams {
+  double lr = 0.01;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  bool maximize = false;
+};
+
+// torch.optim.Adam and AdamW share these; AdamW callers usually want weight_decay = 1e-2 (its default),
+// and the kernels differ only in how weight_decay enters (added to the gradient vs decoupled decay).
+struct AdamParams {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool amsgrad = false;
+  bool maximize = false;
+};
+
 // Row-major GEMM: C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C.
 // op(A) = A when !trans_a (A is M x K, lda >= K), else A^T (A is K x M, lda >= M); likewise B.
 struct GemmParams {
