@@ -1,6 +1,6 @@
 #include "libnn/optim/adam.h"
 
-#include "libnn/optim/update_cpu.h"
+#include "kernels/cpu/optim.h"
 
 namespace nn::optim {
 
@@ -45,9 +45,15 @@ void Adam::update(std::size_t group, Tensor& param, const Tensor& grad_in, Param
   if (!m.defined()) m = Tensor::zeros(param.shape(), param.dtype());
   if (!v.defined()) v = Tensor::zeros(param.shape(), param.dtype());
   ++state.step;
-  const detail::AdamCoeffs c{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, decoupled_};
+  kern::AdamParams kp;
+  kp.lr = o.lr;
+  kp.beta1 = o.beta1;
+  kp.beta2 = o.beta2;
+  kp.eps = o.eps;
+  kp.weight_decay = o.weight_decay;
   dispatch_floating(param.dtype(), name().c_str(), [&]<typename T>() {
-    detail::adam_update<T>(c, state.step, param.numel(), param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>());
+    auto* step_fn = decoupled_ ? &kern::adamw_step_cpu<T> : &kern::adam_step_cpu<T>;
+    step_fn(kp, param.numel(), state.step, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), nullptr);
   });
 }
 

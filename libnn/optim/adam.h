@@ -1,6 +1,7 @@
 // torch.optim.Adam and AdamW (1.13, amsgrad off). Adam adds weight_decay * param to the gradient (L2);
 // AdamW decays the parameter itself, param *= 1 - lr * weight_decay, before the Adam update.
 // State per parameter: step, exp_avg, exp_avg_sq (zeros before the first update).
+// The per-element updates are kern::adam_step_cpu / adamw_step_cpu (kernels/cpu/optim.h).
 #pragma once
 
 #include "libnn/optim/optimizer.h"

@@ -1,6 +1,6 @@
 #include "libnn/optim/sgd.h"
 
-#include "libnn/optim/update_cpu.h"
+#include "kernels/cpu/optim.h"
 
 namespace nn::optim {
 
@@ -36,12 +36,17 @@ std::vector<Optimizer::HyperRef> SGD::hyper(std::size_t group) {
 void SGD::update(std::size_t group, Tensor& param, const Tensor& grad_in, ParamState& state) {
   const SgdOptions& o = options_[group];
   const Tensor grad = check_update_args("SGD", param, grad_in);
-  const detail::SgdCoeffs c{o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov};
+  kern::SgdParams kp;
+  kp.lr = o.lr;
+  kp.momentum = o.momentum;
+  kp.dampening = o.dampening;
+  kp.weight_decay = o.weight_decay;
+  kp.nesterov = o.nesterov;
   Tensor& buf = state.buffer("momentum_buffer");
   const bool first = !buf.defined();
   if (o.momentum != 0 && first) buf = Tensor::empty(param.shape(), param.dtype());
   dispatch_floating(param.dtype(), "SGD", [&]<typename T>() {
-    detail::sgd_update<T>(c, param.numel(), param.data<T>(), grad.data<T>(),
+    kern::sgd_step_cpu<T>(kp, param.numel(), param.data<T>(), grad.data<T>(),
                           o.momentum != 0 ? buf.data<T>() : nullptr, first);
   });
   ++state.step;

@@ -1,5 +1,6 @@
 // torch.optim.SGD (1.13): momentum, dampening, Nesterov, L2 weight decay added to the gradient.
 // The momentum buffer starts as a copy of the first gradient (dampening is not applied to it).
+// The per-element update is kern::sgd_step_cpu (kernels/cpu/optim.h).
 #pragma once
 
 #include "libnn/optim/optimizer.h"
