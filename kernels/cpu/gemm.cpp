@@ -1,21 +1,22 @@
 // Fast CPU GEMM, GotoBLAS / BLIS style, and its reference.
 //
-// Loop nest (C is M x N):  jc: NC columns  ->  pc: KC depth  ->  pack the KC x NC block of op(B), shared
-// by all threads  ->  ic: MC rows of this thread  ->  pack the MC x KC block of op(A), private  ->  jr: NR
-// columns  ->  ir: MR rows  ->  register-tile micro-kernel (MR x NR accumulators, one FMA per lane).
-// Packing puts both operands in the exact order the micro-kernel streams them, so the transposes and
-// leading dimensions cost nothing in the inner loop, and zero-padded panels make edge tiles ordinary.
+// Loop nest (C is M x N):  jc: NC columns  ->  pc: KC depth  ->  pack the KC x NC block of op(B)  ->
+// ic: MC rows  ->  pack the MC x KC block of op(A)  ->  jr: NR columns  ->  ir: MR rows  ->  register-tile
+// micro-kernel (MR x NR accumulators, one FMA per lane). Packing puts both operands in the exact order
+// the micro-kernel streams them, so transposes and leading dimensions cost nothing in the inner loop,
+// and zero-padded panels make edge tiles ordinary. When a thread owns a single MC block of rows (conv
+// shapes: few output channels, many pixels) the order becomes pc -> pack A once -> small B blocks.
 //
 // One generic micro-kernel is written against a tiny SIMD shim (Simd<T>): AVX-512 (14 x 32 float,
 // 14 x 16 double: 28 accumulators + 2 B vectors + 1 broadcast = 31 of 32 zmm), AVX2+FMA (6 x 16 float,
 // 6 x 8 double: 12 of 16 ymm), or plain scalars. Which one is compiled follows the compiler flags
-// (-march=native by default), so the same source builds anywhere.
+// (-march=native by default), so the same source builds anywhere. The AVX-512 configuration was
+// compiled but, for want of an AVX-512 machine, not yet run; the same generic code runs as AVX2 here.
 //
-// Threads: a tm x tn grid over (MR-row panels) x (NR-column panels), chosen per call so indivisible
-// panels waste the least work. Rows are preferred (each thread packs only its own A), but conv-shaped
-// problems with few output channels and many pixels split columns instead. The B block is packed
-// cooperatively, then each thread works only on its tiles, so the only synchronisation is two barriers
-// per KC step.
+// Threads: each computes one rectangle of a tm x tn grid over C, cut at tile boundaries, chosen per call
+// so indivisible tiles waste the least work (rows preferred; conv shapes usually split columns). Every
+// thread packs its own operands, so there is no synchronisation inside a call. Tiles and depth blocks do
+// not depend on the split, so results are bitwise identical for any thread count.
 #include "kernels/cpu/gemm.h"
 
 #include <omp.h>
@@ -25,6 +26,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <type_traits>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
@@ -182,6 +184,28 @@ struct MicroKernel {
 // ---------------------------------------------------------------------------------------------------
 // Packing. Ap: ceil(mc / MR) panels, each kc x MR (k-major); Bp: ceil(nc / NR) panels, each kc x NR.
 // Rows / columns past the matrix edge are zero so the micro-kernel never branches.
+#if defined(__AVX2__)
+// dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 float block.
+inline void transpose8x8_ps(const float* src, index_t lds, float* dst, index_t ldd) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+#endif
+
 template <typename T, int MR>
 void pack_a(const T* A, index_t lda, bool trans, index_t i0, index_t k0, index_t mc, index_t kc, T* Ap) {
   for (index_t ip = 0; ip < mc; ip += MR) {
@@ -202,27 +226,47 @@ void pack_a(const T* A, index_t lda, bool trans, index_t i0, index_t k0, index_t
   }
 }
 
+// Packs op(B)[k0 .. k0+kc, j0 .. j0+nc) into ceil(nc / NR) panels. Untransposed B is walked row by row
+// (long sequential reads from a matrix that is usually far out of cache, scattered writes into the
+// L2-resident block); transposed B panel by panel, reading NR rows of B along k.
 template <typename T, int NR>
-void pack_b_panel(const T* B, index_t ldb, bool trans, index_t k0, index_t j0, index_t kc, index_t n,
-                  T* dst) {
+void pack_b(const T* B, index_t ldb, bool trans, index_t k0, index_t j0, index_t kc, index_t nc, T* Bp) {
+  const index_t full = nc / NR, rem = nc - full * NR;
   if (!trans) {  // op(B)(k, j) = B[k * ldb + j]
-    const T* src = B + k0 * ldb + j0;
-    if (n == NR) {
-      for (index_t k = 0; k < kc; ++k)
+    for (index_t k = 0; k < kc; ++k) {
+      const T* src = B + (k0 + k) * ldb + j0;
+      T* dst = Bp + k * NR;
+      for (index_t jp = 0; jp < full; ++jp, src += NR, dst += kc * NR)
 #pragma GCC unroll 32
-        for (int j = 0; j < NR; ++j) dst[k * NR + j] = src[k * ldb + j];
-      return;
+        for (int j = 0; j < NR; ++j) dst[j] = src[j];
+      if (rem) {
+        for (index_t j = 0; j < rem; ++j) dst[j] = src[j];
+        for (index_t j = rem; j < NR; ++j) dst[j] = T(0);
+      }
     }
-    for (index_t k = 0; k < kc; ++k)
-      for (index_t j = 0; j < n; ++j) dst[k * NR + j] = src[k * ldb + j];
-  } else {  // op(B)(k, j) = B[j * ldb + k]
-    const T* src = B + j0 * ldb + k0;
-    for (index_t j = 0; j < n; ++j)
-      for (index_t k = 0; k < kc; ++k) dst[k * NR + j] = src[j * ldb + k];
+    return;
   }
-  if (n < NR)
+  // op(B)(k, j) = B[j * ldb + k]
+  for (index_t jp = 0; jp * NR < nc; ++jp) {
+    const index_t n = std::min<index_t>(NR, nc - jp * NR);
+    const T* src = B + (j0 + jp * NR) * ldb + k0;
+    T* dst = Bp + jp * kc * NR;
+    index_t k_done = 0;
+#if defined(__AVX2__)
+    if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
+      // 8 x 8 register transposes: the scalar loop's strided stores made this path 2-3x slower.
+      if (n == NR) {
+        k_done = kc / 8 * 8;
+        for (index_t k = 0; k < k_done; k += 8)
+          for (int j = 0; j < NR; j += 8) transpose8x8_ps(src + j * ldb + k, ldb, dst + k * NR + j, NR);
+      }
+    }
+#endif
+    for (index_t j = 0; j < n; ++j)
+      for (index_t k = k_done; k < kc; ++k) dst[k * NR + j] = src[j * ldb + k];
     for (index_t k = 0; k < kc; ++k)
       for (index_t j = n; j < NR; ++j) dst[k * NR + j] = T(0);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -278,36 +322,54 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
   // barely exceeds KC: every extra block re-reads and re-writes the C tile.
   const index_t k_blocks = p.K <= BK::KC * 5 / 4 ? 1 : ceil_div(p.K, BK::KC);
   const index_t kc_max = ceil_div(p.K, k_blocks);
-  // A single MC block of rows never revisits the packed B block, so keep it small enough to stay in
-  // L2 between packing and use instead of sizing it for L3 reuse.
-  const index_t nc_block = r1 - r0 <= BK::MC ? BK::NC_small : BK::NC;
-  const index_t nc_max = std::min<index_t>(nc_block, ceil_div(c1 - c0, NR) * NR);
+  const index_t nc_max = std::min<index_t>(BK::NC, ceil_div(c1 - c0, NR) * NR);
   T* Ap = static_cast<T*>(thread_buffer<0>(sizeof(T) * std::size_t(BK::MC * kc_max)));
   T* Bp = static_cast<T*>(thread_buffer<1>(sizeof(T) * std::size_t(kc_max * nc_max)));
 
-  for (index_t jc = c0; jc < c1; jc += nc_block) {
-    const index_t nc = std::min<index_t>(nc_block, c1 - jc);
+  // C[ic.., jc..] (mc x nc) += the packed blocks, tile by tile; the B micro-panel stays in L1 while
+  // the A micro-panels stream from L2.
+  auto macro_kernel = [&](index_t ic, index_t mc, index_t jc, index_t nc, index_t kc, T beta_k) {
+    for (index_t jp = 0; jp * NR < nc; ++jp) {
+      const index_t n = std::min<index_t>(NR, nc - jp * NR);
+      const T* bp = Bp + jp * kc * NR;
+      for (index_t ip = 0; ip < mc; ip += MR) {
+        const index_t m = std::min<index_t>(MR, mc - ip);
+        T* c = C + (ic + ip) * ldc + jc + jp * NR;
+        if (m == MR && n == NR)
+          MK::full(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc);
+        else
+          MK::partial(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc, m, n);
+      }
+    }
+  };
+  auto pack_b_block = [&](index_t pc, index_t kc, index_t jc, index_t nc) {
+    pack_b<T, NR>(B, ldb, p.trans_b, pc, jc, kc, nc, Bp);
+  };
+
+  if (r1 - r0 <= BK::MC) {
+    // One block of rows (conv-shaped: few output channels, many pixels): pack A once per depth step
+    // and walk B in blocks small enough to stay in L2 between packing and use, since a packed B block
+    // is never revisited by another row block.
     for (index_t pc = 0; pc < p.K; pc += kc_max) {
       const index_t kc = std::min<index_t>(kc_max, p.K - pc);
-      for (index_t jp = 0; jp * NR < nc; ++jp)
-        pack_b_panel<T, NR>(B, ldb, p.trans_b, pc, jc + jp * NR, kc, std::min<index_t>(NR, nc - jp * NR),
-                            Bp + jp * kc * NR);
-      const T beta_k = pc == 0 ? beta : T(1);
+      pack_a<T, MR>(A, lda, p.trans_a, r0, pc, r1 - r0, kc, Ap);
+      for (index_t jc = c0; jc < c1; jc += BK::NC_small) {
+        const index_t nc = std::min<index_t>(BK::NC_small, c1 - jc);
+        pack_b_block(pc, kc, jc, nc);
+        macro_kernel(r0, r1 - r0, jc, nc, kc, pc == 0 ? beta : T(1));
+      }
+    }
+    return;
+  }
+  for (index_t jc = c0; jc < c1; jc += BK::NC) {
+    const index_t nc = std::min<index_t>(BK::NC, c1 - jc);
+    for (index_t pc = 0; pc < p.K; pc += kc_max) {
+      const index_t kc = std::min<index_t>(kc_max, p.K - pc);
+      pack_b_block(pc, kc, jc, nc);
       for (index_t ic = r0; ic < r1; ic += BK::MC) {
         const index_t mc = std::min<index_t>(BK::MC, r1 - ic);
         pack_a<T, MR>(A, lda, p.trans_a, ic, pc, mc, kc, Ap);
-        for (index_t jp = 0; jp * NR < nc; ++jp) {
-          const index_t n = std::min<index_t>(NR, nc - jp * NR);
-          const T* bp = Bp + jp * kc * NR;
-          for (index_t ip = 0; ip < mc; ip += MR) {
-            const index_t m = std::min<index_t>(MR, mc - ip);
-            T* c = C + (ic + ip) * ldc + jc + jp * NR;
-            if (m == MR && n == NR)
-              MK::full(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc);
-            else
-              MK::partial(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc, m, n);
-          }
-        }
+        macro_kernel(ic, mc, jc, nc, kc, pc == 0 ? beta : T(1));
       }
     }
   }
