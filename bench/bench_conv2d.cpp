@@ -1,0 +1,113 @@
+// BM_conv2d_{forward,backward_data,backward_weight}/ours at the ResNet34-caffe layer shapes (112x112
+// input), float, workspace supplied (the steady state of a training loop). GFLOP/s counts 2*N*K*P*Q*C/g*R*S
+// per direction; compare with BM_gemm/openblas on the same GEMM shape in bench_gemm.
+//
+// Extra flag (before Google Benchmark's own): --batch=N (default 32).
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/conv2d.h"
+
+namespace {
+
+struct Layer {
+  std::string name;
+  kern::Conv2dParams p;
+};
+
+kern::Conv2dParams conv(kern::index_t C, kern::index_t K, kern::index_t HW, kern::index_t k, kern::index_t pad,
+                        bool bias = false) {
+  kern::Conv2dParams p;
+  p.C = C, p.K = K, p.H = p.W = HW, p.R = p.S = k, p.pad_h = p.pad_w = pad, p.has_bias = bias;
+  return p;
+}
+
+std::vector<Layer> layers(kern::index_t batch) {
+  std::vector<Layer> l = {
+      {"conv1_3to32_k3_112", conv(3, 32, 112, 3, 0)},
+      {"stage_32to64_k3_110", conv(32, 64, 110, 3, 0)},
+      {"stage_64to128_k3_54", conv(64, 128, 54, 3, 0)},
+      {"stage_128to256_k3_26", conv(128, 256, 26, 3, 0)},
+      {"stage_768to512_k3_12", conv(768, 512, 12, 3, 0)},
+      {"block_64_p1_54", conv(64, 64, 54, 3, 1)},
+      {"block_128_p1_26", conv(128, 128, 26, 3, 1)},
+      {"block_256_p1_12", conv(256, 256, 12, 3, 1)},
+      {"block_512_p1_5", conv(512, 512, 5, 3, 1)},
+      {"fusion_1x1_192to64_54", conv(192, 64, 54, 1, 0, true)},
+  };
+  for (Layer& layer : l) layer.p.N = batch;
+  return l;
+}
+
+std::vector<float> random_vector(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& e : v) e = dist(gen);
+  return v;
+}
+
+struct Tensors {
+  std::vector<float> x, w, bias, y, ws;
+  explicit Tensors(const kern::Conv2dParams& p)
+      : x(random_vector(std::size_t(p.N * p.C * p.H * p.W), 1)),
+        w(random_vector(std::size_t(p.K * p.C_per_group() * p.R * p.S), 2)),
+        bias(random_vector(std::size_t(p.K), 3)),
+        y(random_vector(std::size_t(p.N * p.K * p.P() * p.Q()), 4)),
+        ws(std::size_t(kern::conv2d_workspace_size(p))) {}
+};
+
+enum class Direction { forward, backward_data, backward_weight };
+
+void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir) {
+  Tensors t(p);
+  std::vector<float> grad_in(dir == Direction::backward_weight ? t.w.size() : t.x.size());
+  std::vector<float> db(std::size_t(p.K));
+  for (auto _ : state) {
+    switch (dir) {
+      case Direction::forward:
+        kern::conv2d_forward<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(), t.ws.data());
+        break;
+      case Direction::backward_data:
+        kern::conv2d_backward_data<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
+        break;
+      case Direction::backward_weight:
+        kern::conv2d_backward_weight<float>(p, t.x.data(), t.y.data(), grad_in.data(),
+                                            p.has_bias ? db.data() : nullptr, t.ws.data());
+        break;
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(p.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kern::index_t batch = 32;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--batch=", 8) == 0)
+      batch = std::stoll(argv[i] + 8);
+    else
+      argv[kept++] = argv[i];
+  }
+  argc = kept;
+  const std::pair<const char*, Direction> dirs[] = {{"BM_conv2d_forward", Direction::forward},
+                                                    {"BM_conv2d_backward_data", Direction::backward_data},
+                                                    {"BM_conv2d_backward_weight", Direction::backward_weight}};
+  for (const auto& [prefix, dir] : dirs)
+    for (const Layer& l : layers(batch))
+      benchmark::RegisterBenchmark((std::string(prefix) + "/ours/" + l.name).c_str(), bm_conv, l.p, dir)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,49 @@
+// conv2d on the CPU: forward, backward-data and backward-weight (+ bias), each as im2col / col2im around
+// the blocked gemm, beside the direct 7-loop references that are the spec.
+//
+// Shapes (Conv2dParams p, contiguous row-major):
+//   x (N, C, H, W)   w (K, C/groups, R, S)   bias, db (K)   y, dy (N, K, P, Q)
+// y[n,k,p,q] = bias[k] + sum_{c in group(k), r, s} w[k, c - c0(k), r, s] *
+//              x[n, c, p*stride_h - pad_h + r*dil_h, q*stride_w - pad_w + s*dil_w]   (0 outside x)
+//
+// requires: C and K divisible by groups; outputs do not alias inputs.
+// ensures:  y, dx, dw, db are assigned (=), never accumulated: their previous contents (NaN included)
+//           are ignored. bias is read only when p.has_bias (it may be null otherwise); db is written
+//           when it is not null.
+// Workspace: a caller-supplied scratch of at least conv2d_workspace_size(p) elements of T makes a call
+// allocation-free; with workspace == nullptr the kernel allocates its own. The scratch holds im2col
+// columns for a chunk of samples, so its size is bounded (about max(C*R*S*P*Q, 4 Mi) elements) rather
+// than growing with N.
+#pragma once
+
+#include "kernels/params.h"
+
+namespace kern {
+
+// Elements of T of scratch needed by any of the three directions (0 when none, e.g. a 1x1 stride-1
+// conv whose samples are processed one at a time).
+index_t conv2d_workspace_size(const Conv2dParams& p);
+
+// y = conv2d(x, w) + bias.
+template <typename T>
+void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
+                    T* workspace = nullptr);
+
+// dx = d(sum y * dy) / dx.
+template <typename T>
+void conv2d_backward_data(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace = nullptr);
+
+// dw = d(sum y * dy) / dw; db[k] = sum_{n,p,q} dy[n,k,p,q] (when db != nullptr).
+template <typename T>
+void conv2d_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db,
+                            T* workspace = nullptr);
+
+// The spec: same contracts, direct loops, single-threaded, no workspace.
+template <typename T>
+void conv2d_forward_reference(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y);
+template <typename T>
+void conv2d_backward_data_reference(const Conv2dParams& p, const T* dy, const T* w, T* dx);
+template <typename T>
+void conv2d_backward_weight_reference(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db);
+
+}  // namespace kern

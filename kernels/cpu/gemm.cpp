@@ -1,0 +1,465 @@
+// Fast CPU GEMM, GotoBLAS / BLIS style, and its reference.
+//
+// Loop nest (C is M x N):  jc: NC columns  ->  pc: KC depth  ->  pack the KC x NC block of op(B)  ->
+// ic: MC rows  ->  pack the MC x KC block of op(A)  ->  jr: NR columns  ->  ir: MR rows  ->  register-tile
+// micro-kernel (MR x NR accumulators, one FMA per lane). Packing puts both operands in the exact order
+// the micro-kernel streams them, so transposes and leading dimensions cost nothing in the inner loop,
+// and zero-padded panels make edge tiles ordinary. When a thread owns a single MC block of rows (conv
+// shapes: few output channels, many pixels) the order becomes pc -> pack A once -> small B blocks.
+//
+// One generic micro-kernel is written against a tiny SIMD shim (Simd<T>): AVX-512 (14 x 32 float,
+// 14 x 16 double: 28 accumulators + 2 B vectors + 1 broadcast = 31 of 32 zmm), AVX2+FMA (6 x 16 float,
+// 6 x 8 double: 12 of 16 ymm), or plain scalars. Which one is compiled follows the compiler flags
+// (-march=native by default), so the same source builds anywhere. The AVX-512 configuration was
+// compiled but, for want of an AVX-512 machine, not yet run; the same generic code runs as AVX2 here.
+//
+// Threads: each computes one rectangle of a tm x tn grid over C, cut at tile boundaries, chosen per call
+// so indivisible tiles waste the least work (rows preferred; conv shapes usually split columns). Every
+// thread packs its own operands, so there is no synchronisation inside a call. Tiles and depth blocks do
+// not depend on the split, so results are bitwise identical for any thread count.
+#include "kernels/cpu/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <type_traits>
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace kern {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// SIMD shim: the only place that names intrinsics. The primary template is the scalar fallback.
+template <typename T>
+struct Simd {
+  using reg = T;
+  static constexpr int width = 1;
+  static reg zero() { return T(0); }
+  static reg set1(T v) { return v; }
+  static reg load(const T* p) { return *p; }
+  static void store(T* p, reg v) { *p = v; }
+  static reg mul(reg a, reg b) { return a * b; }
+  static reg fma(reg a, reg b, reg c) { return a * b + c; }
+};
+
+#if defined(__AVX512F__)
+template <>
+struct Simd<float> {
+  using reg = __m512;
+  static constexpr int width = 16;
+  static reg zero() { return _mm512_setzero_ps(); }
+  static reg set1(float v) { return _mm512_set1_ps(v); }
+  static reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <>
+struct Simd<double> {
+  using reg = __m512d;
+  static constexpr int width = 8;
+  static reg zero() { return _mm512_setzero_pd(); }
+  static reg set1(double v) { return _mm512_set1_pd(v); }
+  static reg load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, reg v) { _mm512_storeu_pd(p, v); }
+  static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
+  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
+};
+constexpr int kSimdMR = 14;
+#elif defined(__AVX2__) && defined(__FMA__)
+template <>
+struct Simd<float> {
+  using reg = __m256;
+  static constexpr int width = 8;
+  static reg zero() { return _mm256_setzero_ps(); }
+  static reg set1(float v) { return _mm256_set1_ps(v); }
+  static reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+};
+template <>
+struct Simd<double> {
+  using reg = __m256d;
+  static constexpr int width = 4;
+  static reg zero() { return _mm256_setzero_pd(); }
+  static reg set1(double v) { return _mm256_set1_pd(v); }
+  static reg load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, reg v) { _mm256_storeu_pd(p, v); }
+  static reg mul(reg a, reg b) { return _mm256_mul_pd(a, b); }
+  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
+};
+constexpr int kSimdMR = 6;
+#else
+constexpr int kSimdMR = 4;
+#endif
+
+// Register tile and cache blocks. MR x NR accumulators fill the register file; KC x NR of B (one
+// micro-panel) stays in L1, MC x KC of A in L2, KC x NC of B in L3. Sizes follow BLIS's Zen / SKX
+// choices, rounded to multiples of the tile.
+template <typename T>
+struct Blocking {
+  static constexpr bool scalar = Simd<T>::width == 1;
+  static constexpr int NV = scalar ? 4 : 2;  // vectors per tile row
+  static constexpr int MR = scalar ? 4 : kSimdMR;
+  static constexpr int NR = NV * Simd<T>::width;
+  static constexpr index_t KC = MR >= 14 ? 384 : 256;
+  static constexpr index_t MC = MR * (MR >= 14 ? 10 : 24 / (int(sizeof(T)) / 4));
+  static constexpr index_t NC = NR * (4096 / NR / (int(sizeof(T)) / 4));
+  static constexpr index_t NC_small = NR * (256 / NR / (int(sizeof(T)) / 4));
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Micro-kernel: c (MR x NR, row stride ldc) = alpha * a_panel * b_panel + beta * c. a holds kc columns of
+// MR values, b holds kc rows of NR values (the packed layouts). beta == 0 stores without loading c.
+template <typename T>
+struct MicroKernel {
+  using S = Simd<T>;
+  using reg = typename S::reg;
+  static constexpr int MR = Blocking<T>::MR, NV = Blocking<T>::NV, NR = Blocking<T>::NR;
+  static constexpr int W = S::width;
+
+  static void full(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc) {
+    reg acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+#if defined(__AVX2__) || defined(__AVX512F__)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+#endif
+#pragma GCC unroll 4
+    for (index_t k = 0; k < kc; ++k) {
+      reg bv[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const reg av = S::set1(a[i]);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+      }
+      a += MR;
+      b += NR;
+    }
+    const reg va = S::set1(alpha);
+    if (beta == T(0)) {
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) S::store(c + i * ldc + j * W, S::mul(va, acc[i][j]));
+    } else {
+      const reg vb = S::set1(beta);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) {
+          T* ci = c + i * ldc + j * W;
+          S::store(ci, S::fma(vb, S::load(ci), S::mul(va, acc[i][j])));
+        }
+    }
+  }
+
+  // Edge tile: only the top-left m x n of c exists.
+  static void partial(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc, index_t m,
+                      index_t n) {
+    alignas(64) T tile[MR * NR];
+    full(kc, a, b, T(1), T(0), tile, NR);
+    for (index_t i = 0; i < m; ++i)
+      for (index_t j = 0; j < n; ++j) {
+        T& ci = c[i * ldc + j];
+        ci = beta == T(0) ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * ci;
+      }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Packing. Ap: ceil(mc / MR) panels, each kc x MR (k-major); Bp: ceil(nc / NR) panels, each kc x NR.
+// Rows / columns past the matrix edge are zero so the micro-kernel never branches.
+#if defined(__AVX2__)
+// dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 float block.
+inline void transpose8x8_ps(const float* src, index_t lds, float* dst, index_t ldd) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+#endif
+
+template <typename T, int MR>
+void pack_a(const T* A, index_t lda, bool trans, index_t i0, index_t k0, index_t mc, index_t kc, T* Ap) {
+  for (index_t ip = 0; ip < mc; ip += MR) {
+    const index_t m = std::min<index_t>(MR, mc - ip);
+    T* dst = Ap + ip * kc;
+    if (!trans) {  // op(A)(i, k) = A[i * lda + k]
+      const T* src = A + (i0 + ip) * lda + k0;
+      for (index_t i = 0; i < m; ++i)
+        for (index_t k = 0; k < kc; ++k) dst[k * MR + i] = src[i * lda + k];
+    } else {  // op(A)(i, k) = A[k * lda + i]
+      const T* src = A + k0 * lda + i0 + ip;
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t i = 0; i < m; ++i) dst[k * MR + i] = src[k * lda + i];
+    }
+    if (m < MR)
+      for (index_t k = 0; k < kc; ++k)
+        for (index_t i = m; i < MR; ++i) dst[k * MR + i] = T(0);
+  }
+}
+
+// Packs op(B)[k0 .. k0+kc, j0 .. j0+nc) into ceil(nc / NR) panels. Untransposed B is walked row by row
+// (long sequential reads from a matrix that is usually far out of cache, scattered writes into the
+// L2-resident block); transposed B panel by panel, reading NR rows of B along k.
+template <typename T, int NR>
+void pack_b(const T* B, index_t ldb, bool trans, index_t k0, index_t j0, index_t kc, index_t nc, T* Bp) {
+  const index_t full = nc / NR, rem = nc - full * NR;
+  if (!trans) {  // op(B)(k, j) = B[k * ldb + j]
+    for (index_t k = 0; k < kc; ++k) {
+      const T* src = B + (k0 + k) * ldb + j0;
+      T* dst = Bp + k * NR;
+      for (index_t jp = 0; jp < full; ++jp, src += NR, dst += kc * NR)
+#pragma GCC unroll 32
+        for (int j = 0; j < NR; ++j) dst[j] = src[j];
+      if (rem) {
+        for (index_t j = 0; j < rem; ++j) dst[j] = src[j];
+        for (index_t j = rem; j < NR; ++j) dst[j] = T(0);
+      }
+    }
+    return;
+  }
+  // op(B)(k, j) = B[j * ldb + k]
+  for (index_t jp = 0; jp * NR < nc; ++jp) {
+    const index_t n = std::min<index_t>(NR, nc - jp * NR);
+    const T* src = B + (j0 + jp * NR) * ldb + k0;
+    T* dst = Bp + jp * kc * NR;
+    index_t k_done = 0;
+#if defined(__AVX2__)
+    if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
+      // 8 x 8 register transposes: the scalar loop's strided stores made this path 2-3x slower.
+      if (n == NR) {
+        k_done = kc / 8 * 8;
+        for (index_t k = 0; k < k_done; k += 8)
+          for (int j = 0; j < NR; j += 8) transpose8x8_ps(src + j * ldb + k, ldb, dst + k * NR + j, NR);
+      }
+    }
+#endif
+    for (index_t j = 0; j < n; ++j)
+      for (index_t k = k_done; k < kc; ++k) dst[k * NR + j] = src[j * ldb + k];
+    for (index_t k = 0; k < kc; ++k)
+      for (index_t j = n; j < NR; ++j) dst[k * NR + j] = T(0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Packing buffers live per thread and only grow, so steady-state calls allocate nothing. OpenMP keeps
+// its pool threads alive, which keeps their buffers alive too. Slot 0: A (each thread), 1: B (caller).
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+template <int Slot>
+void* thread_buffer(std::size_t bytes) {
+  thread_local std::unique_ptr<void, AlignedFree> buf;
+  thread_local std::size_t cap = 0;
+  if (bytes > cap) {
+    const std::size_t rounded = (bytes + 4095) / 4096 * 4096;
+    buf.reset(std::aligned_alloc(64, rounded));
+    if (!buf) throw std::bad_alloc();
+    cap = rounded;
+  }
+  return buf.get();
+}
+
+index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
+
+// tm x tn = nt. Efficiency of a split = useful panels / panels the slowest thread-row (column) covers.
+void split_threads(int nt, index_t m_panels, index_t n_panels, int& tm, int& tn) {
+  double best = -1.0;
+  for (int a = nt; a >= 1; --a) {
+    if (nt % a != 0) continue;
+    const int b = nt / a;
+    const double em = double(m_panels) / double(a * ceil_div(m_panels, a));
+    const double en = double(n_panels) / double(b * ceil_div(n_panels, b));
+    if (em * en > best + 1e-9) {
+      best = em * en;
+      tm = a;
+      tn = b;
+    }
+  }
+}
+
+// Below this many flops the fork/join costs more than a second thread gains.
+constexpr double kMinParallelFlops = 2.0 * 48 * 48 * 48;
+
+// The sequential blocked algorithm on the sub-block rows [r0, r1) x columns [c0, c1) of C.
+template <typename T>
+void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, const T* B, index_t ldb,
+                      T beta, T* C, index_t ldc, index_t r0, index_t r1, index_t c0, index_t c1) {
+  using BK = Blocking<T>;
+  using MK = MicroKernel<T>;
+  constexpr int MR = BK::MR, NR = BK::NR;
+  if (r0 >= r1 || c0 >= c1) return;
+  // Depth blocks of equal size (a 288-deep product runs as 2 x 144, not 256 + 32), and one block when K
+  // barely exceeds KC: every extra block re-reads and re-writes the C tile.
+  const index_t k_blocks = p.K <= BK::KC * 5 / 4 ? 1 : ceil_div(p.K, BK::KC);
+  const index_t kc_max = ceil_div(p.K, k_blocks);
+  const index_t nc_max = std::min<index_t>(BK::NC, ceil_div(c1 - c0, NR) * NR);
+  T* Ap = static_cast<T*>(thread_buffer<0>(sizeof(T) * std::size_t(BK::MC * kc_max)));
+  T* Bp = static_cast<T*>(thread_buffer<1>(sizeof(T) * std::size_t(kc_max * nc_max)));
+
+  // C[ic.., jc..] (mc x nc) += the packed blocks, tile by tile; the B micro-panel stays in L1 while
+  // the A micro-panels stream from L2.
+  auto macro_kernel = [&](index_t ic, index_t mc, index_t jc, index_t nc, index_t kc, T beta_k) {
+    for (index_t jp = 0; jp * NR < nc; ++jp) {
+      const index_t n = std::min<index_t>(NR, nc - jp * NR);
+      const T* bp = Bp + jp * kc * NR;
+      for (index_t ip = 0; ip < mc; ip += MR) {
+        const index_t m = std::min<index_t>(MR, mc - ip);
+        T* c = C + (ic + ip) * ldc + jc + jp * NR;
+        if (m == MR && n == NR)
+          MK::full(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc);
+        else
+          MK::partial(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc, m, n);
+      }
+    }
+  };
+  auto pack_b_block = [&](index_t pc, index_t kc, index_t jc, index_t nc) {
+    pack_b<T, NR>(B, ldb, p.trans_b, pc, jc, kc, nc, Bp);
+  };
+
+  if (r1 - r0 <= BK::MC) {
+    // One block of rows (conv-shaped: few output channels, many pixels): pack A once per depth step
+    // and walk B in blocks small enough to stay in L2 between packing and use, since a packed B block
+    // is never revisited by another row block.
+    for (index_t pc = 0; pc < p.K; pc += kc_max) {
+      const index_t kc = std::min<index_t>(kc_max, p.K - pc);
+      pack_a<T, MR>(A, lda, p.trans_a, r0, pc, r1 - r0, kc, Ap);
+      for (index_t jc = c0; jc < c1; jc += BK::NC_small) {
+        const index_t nc = std::min<index_t>(BK::NC_small, c1 - jc);
+        pack_b_block(pc, kc, jc, nc);
+        macro_kernel(r0, r1 - r0, jc, nc, kc, pc == 0 ? beta : T(1));
+      }
+    }
+    return;
+  }
+  for (index_t jc = c0; jc < c1; jc += BK::NC) {
+    const index_t nc = std::min<index_t>(BK::NC, c1 - jc);
+    for (index_t pc = 0; pc < p.K; pc += kc_max) {
+      const index_t kc = std::min<index_t>(kc_max, p.K - pc);
+      pack_b_block(pc, kc, jc, nc);
+      for (index_t ic = r0; ic < r1; ic += BK::MC) {
+        const index_t mc = std::min<index_t>(BK::MC, r1 - ic);
+        pack_a<T, MR>(A, lda, p.trans_a, ic, pc, mc, kc, Ap);
+        macro_kernel(ic, mc, jc, nc, kc, pc == 0 ? beta : T(1));
+      }
+    }
+  }
+}
+
+// Each thread computes one rectangle of a tm x tn grid over C (cut at tile boundaries) with the
+// sequential algorithm and its own packing buffers. Sharing one packed B block (BLIS) would save
+// re-packing it tm times, but costs two barriers per KC step, and on a shared 2-core machine a
+// descheduled thread at a barrier stalls everyone for a time slice: measured 10-50x slowdowns under
+// a concurrent compile, against ~2x for independent rectangles.
+template <typename T>
+void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const T* B, index_t ldb, T beta,
+                  T* C, index_t ldc) {
+  constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
+  const index_t m_panels = ceil_div(p.M, MR), n_panels = ceil_div(p.N, NR);
+  int nt = p.flops() < kMinParallelFlops ? 1 : omp_get_max_threads();
+  nt = int(std::min<index_t>(nt, m_panels * n_panels));
+  if (nt <= 1) {
+    gemm_block_range(p, alpha, A, lda, B, ldb, beta, C, ldc, 0, p.M, 0, p.N);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    // The team may be smaller than asked (nested regions, thread limits): split what we got.
+    const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+    int tm = 1, tn = 1;
+    split_threads(nth, m_panels, n_panels, tm, tn);
+    const int im = tid % tm, in = tid / tm;
+    const index_t r0 = std::min(p.M, (m_panels * im / tm) * MR);
+    const index_t r1 = std::min(p.M, (m_panels * (im + 1) / tm) * MR);
+    const index_t c0 = std::min(p.N, (n_panels * in / tn) * NR);
+    const index_t c1 = std::min(p.N, (n_panels * (in + 1) / tn) * NR);
+    gemm_block_range(p, alpha, A, lda, B, ldb, beta, C, ldc, r0, r1, c0, c1);
+  }
+}
+
+struct Lds {
+  index_t lda, ldb, ldc;
+};
+
+Lds leading_dims(const GemmParams& p) {
+  return {p.lda ? p.lda : (p.trans_a ? p.M : p.K), p.ldb ? p.ldb : (p.trans_b ? p.K : p.N),
+          p.ldc ? p.ldc : p.N};
+}
+
+// C = beta * C without reading C when beta == 0.
+template <typename T>
+void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
+  for (index_t i = 0; i < M; ++i)
+    for (index_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+}  // namespace
+
+template <typename T>
+void gemm(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C) {
+  if (p.M <= 0 || p.N <= 0) return;
+  const Lds ld = leading_dims(p);
+  if (alpha == T(0) || p.K <= 0) {
+    scale_c(p.M, p.N, beta, C, ld.ldc);
+    return;
+  }
+  gemm_blocked(p, alpha, A, ld.lda, B, ld.ldb, beta, C, ld.ldc);
+}
+
+template <typename T>
+void gemm_reference(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C) {
+  if (p.M <= 0 || p.N <= 0) return;
+  const Lds ld = leading_dims(p);
+  if (alpha == T(0) || p.K <= 0) {
+    scale_c(p.M, p.N, beta, C, ld.ldc);
+    return;
+  }
+  for (index_t i = 0; i < p.M; ++i)
+    for (index_t j = 0; j < p.N; ++j) {
+      T sum = 0;
+      for (index_t k = 0; k < p.K; ++k) {
+        const T a = p.trans_a ? A[k * ld.lda + i] : A[i * ld.lda + k];
+        const T b = p.trans_b ? B[j * ld.ldb + k] : B[k * ld.ldb + j];
+        sum += a * b;
+      }
+      T& c = C[i * ld.ldc + j];
+      c = beta == T(0) ? alpha * sum : alpha * sum + beta * c;
+    }
+}
+
+template void gemm<float>(const GemmParams&, float, const float*, const float*, float, float*);
+template void gemm<double>(const GemmParams&, double, const double*, const double*, double, double*);
+template void gemm_reference<float>(const GemmParams&, float, const float*, const float*, float, float*);
+template void gemm_reference<double>(const GemmParams&, double, const double*, const double*, double,
+                                     double*);
+
+}  // namespace kern
