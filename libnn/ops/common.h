@@ -5,6 +5,15 @@
 
 namespace nn::ops {
 
+// A 2-D window size, stride, padding or dilation: {h, w}, or one number for both (PyTorch's int-or-pair).
+struct Size2 {
+  index_t h = 0, w = 0;
+  Size2() = default;
+  Size2(index_t both) : h(both), w(both) {}  // NOLINT: implicit on purpose, like PyTorch's int-or-pair
+  Size2(index_t h_, index_t w_) : h(h_), w(w_) {}
+  friend bool operator==(const Size2&, const Size2&) = default;
+};
+
 inline void check_defined(const Tensor& t, const char* op, const char* arg) {
   NN_CHECK(t.defined(), op, ": ", arg, " is an undefined tensor");
 }

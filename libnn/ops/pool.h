@@ -2,17 +2,9 @@
 // Window geometry is given as Size2 {h, w}, or one number for both: max_pool2d(x, 3, 2, 1).
 #pragma once
 
-#include "libnn/core/tensor.h"
+#include "libnn/ops/common.h"
 
 namespace nn::ops {
-
-struct Size2 {
-  index_t h = 0, w = 0;
-  Size2() = default;
-  Size2(index_t both) : h(both), w(both) {}  // NOLINT: implicit on purpose, like PyTorch's int-or-pair
-  Size2(index_t h_, index_t w_) : h(h_), w(w_) {}
-  friend bool operator==(const Size2&, const Size2&) = default;
-};
 
 // Requires padding <= kernel / 2 and kernel <= padded input. Kernel 1 with stride 2 is a subsample.
 // Backward routes each dy to the argmax saved by the forward (int64 indices, first maximum wins).

@@ -51,6 +51,15 @@ CASES = [
     ("ce_ignore_weight",       "cross_entropy",       dict(label_smoothing=0.05, ignore_rows=[1, 4]),                dict(x=(6, 4), target=(6,), cw=(4,))),
     ("l2_normalize",           "l2_normalize",        dict(dim=1),                                                   dict(x=(8, 128))),
     ("l2_normalize_dim0",      "l2_normalize",        dict(dim=0),                                                   dict(x=(5, 6))),
+    ("conv_stage_k3p0",        "conv2d",              dict(stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1), dict(x=(2, 8, 12, 12), w=(16, 8, 3, 3))),
+    ("conv_block_k3p1",        "conv2d",              dict(stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=1), dict(x=(2, 16, 7, 7), w=(16, 16, 3, 3))),
+    ("conv_fusion_1x1_bias",   "conv2d",              dict(stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1), dict(x=(2, 24, 6, 6), w=(8, 24, 1, 1), b=(8,))),
+    ("conv_ir_stride2",        "conv2d",              dict(stride=[2, 2], padding=[1, 1], dilation=[1, 1], groups=1), dict(x=(2, 8, 9, 9), w=(12, 8, 3, 3))),
+    ("conv_shortcut_1x1_s2",   "conv2d",              dict(stride=[2, 2], padding=[0, 0], dilation=[1, 1], groups=1), dict(x=(2, 8, 8, 8), w=(16, 8, 1, 1))),
+    ("conv_groups_dilation",   "conv2d",              dict(stride=[1, 2], padding=[2, 1], dilation=[2, 1], groups=2), dict(x=(1, 6, 9, 8), w=(4, 3, 3, 2), b=(4,))),
+    ("conv_depthwise",         "conv2d",              dict(stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=5), dict(x=(3, 5, 6, 7), w=(5, 1, 3, 3))),
+    ("linear_head",            "linear",              dict(),                                                        dict(x=(4, 512), w=(2, 512), b=(2,))),
+    ("linear_nobias",          "linear",              dict(),                                                        dict(x=(3, 17), w=(9, 17))),
 ]
 
 NOT_DIFFERENTIABLE = {"target", "cw", "rm", "rv"}
@@ -107,6 +116,10 @@ def forward(op, p, t):
         return F.log_softmax(t["x"], dim=1)
     if op == "cross_entropy":
         return F.cross_entropy(t["x"], t["target"], weight=t.get("cw"), label_smoothing=p["label_smoothing"])
+    if op == "conv2d":
+        return F.conv2d(t["x"], t["w"], t.get("b"), p["stride"], p["padding"], p["dilation"], p["groups"])
+    if op == "linear":
+        return F.linear(t["x"], t["w"], t.get("b"))
     if op == "l2_normalize":
         return F.normalize(t["x"], p=2.0, dim=p["dim"], eps=1e-12)
     raise ValueError(op)

@@ -1,0 +1,146 @@
+#include "libnn/ops/conv.h"
+
+#include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/gemm.h"
+#include "libnn/autograd/node.h"
+
+namespace nn::ops {
+
+namespace {
+
+kern::Conv2dParams conv_params(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  constexpr const char* op = "conv2d";
+  check_floating(x, op, "input");
+  check_floating(w, op, "weight");
+  check_same(x, w, op);
+  check_cpu(x, op);
+  NN_CHECK(x.dim() == 4, "conv2d: input must be (N, C, H, W), got ", x.describe());
+  NN_CHECK(w.dim() == 4, "conv2d: weight must be (K, C/groups, R, S), got ", w.describe());
+  NN_CHECK(o.groups >= 1 && o.stride.h >= 1 && o.stride.w >= 1 && o.dilation.h >= 1 && o.dilation.w >= 1 &&
+               o.padding.h >= 0 && o.padding.w >= 0,
+           "conv2d: groups, stride and dilation must be >= 1 and padding >= 0");
+  kern::Conv2dParams p;
+  p.N = x.size(0), p.C = x.size(1), p.H = x.size(2), p.W = x.size(3);
+  p.K = w.size(0), p.R = w.size(2), p.S = w.size(3);
+  p.stride_h = o.stride.h, p.stride_w = o.stride.w;
+  p.pad_h = o.padding.h, p.pad_w = o.padding.w;
+  p.dil_h = o.dilation.h, p.dil_w = o.dilation.w;
+  p.groups = o.groups;
+  NN_CHECK(p.C % p.groups == 0 && p.K % p.groups == 0, "conv2d: channels in ", p.C, " and out ", p.K,
+           " must be divisible by groups ", p.groups);
+  NN_CHECK(w.size(1) * p.groups == p.C, "conv2d: input ", x.shape(), " has ", p.C, " channels but weight ",
+           w.shape(), " expects ", w.size(1) * p.groups, " (groups ", p.groups, ")");
+  NN_CHECK(p.P() >= 1 && p.Q() >= 1, "conv2d: kernel (", p.R, ", ", p.S, ") with dilation (", p.dil_h, ", ",
+           p.dil_w, ") is larger than the padded input of ", x.shape(), " (padding (", p.pad_h, ", ", p.pad_w, "))");
+  if (b.defined()) {
+    check_same(x, b, op);
+    NN_CHECK(b.dim() == 1 && b.size(0) == p.K, "conv2d: bias must be (", p.K, "), got ", b.describe());
+    p.has_bias = true;
+  }
+  return p;
+}
+
+Tensor workspace(const kern::Conv2dParams& p, DType dtype) {
+  const index_t n = kern::conv2d_workspace_size(p);
+  return n > 0 ? Tensor::empty({n}, dtype) : Tensor();
+}
+
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const Conv2dOptions& options) {
+  const kern::Conv2dParams p = conv_params(x_in, w_in, b_in, options);
+  const Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor y = Tensor::empty({p.N, p.K, p.P(), p.Q()}, x.dtype());
+  const Tensor ws = workspace(p, x.dtype());
+  dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
+    kern::conv2d_forward(p, x.data<T>(), w.data<T>(), data_or_null<T>(b), y.data<T>(), data_or_null<T>(ws));
+  });
+  if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
+    autograd::record(y, "conv2d", {x_in, w_in, b_in}, [p, x, w](const Tensor& dy_in, const autograd::GradMask& needs) {
+      const Tensor dy = dy_in.contiguous();
+      autograd::Grads g(3);
+      const Tensor ws = workspace(p, dy.dtype());
+      dispatch_floating(dy.dtype(), "conv2d backward", [&]<typename T>() {
+        if (needs[0]) {
+          g[0] = Tensor::empty(x.shape(), x.dtype());
+          kern::conv2d_backward_data(p, dy.data<T>(), w.data<T>(), g[0].data<T>(), data_or_null<T>(ws));
+        }
+        if (needs[1] || needs[2]) {
+          Tensor dw = Tensor::empty(w.shape(), w.dtype());
+          Tensor db = needs[2] ? Tensor::empty({p.K}, w.dtype()) : Tensor();
+          kern::conv2d_backward_weight(p, x.data<T>(), dy.data<T>(), dw.data<T>(), data_or_null<T>(db),
+                                       data_or_null<T>(ws));
+          if (needs[1]) g[1] = dw;
+          g[2] = db;
+        }
+      });
+      return g;
+    });
+  }
+  return y;
+}
+
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+  constexpr const char* op = "linear";
+  check_floating(x_in, op, "input");
+  check_floating(w_in, op, "weight");
+  check_same(x_in, w_in, op);
+  check_cpu(x_in, op);
+  NN_CHECK(x_in.dim() == 2 && w_in.dim() == 2 && x_in.size(1) == w_in.size(1), "linear: input ",
+           x_in.shape(), " and weight ", w_in.shape(), " do not match: need (N, in) and (out, in)");
+  const index_t N = x_in.size(0), in = x_in.size(1), out = w_in.size(0);
+  if (b_in.defined()) {
+    check_same(x_in, b_in, op);
+    NN_CHECK(b_in.dim() == 1 && b_in.size(0) == out, "linear: bias must be (", out, "), got ", b_in.describe());
+  }
+  const Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
+  Tensor y = Tensor::empty({N, out}, x.dtype());
+  dispatch_floating(x.dtype(), op, [&]<typename T>() {
+    T* py = y.data<T>();
+    if (b.defined()) {  // y = broadcast(b), then y += x w^T
+      const T* pb = b.data<T>();
+      for (index_t n = 0; n < N; ++n) std::copy(pb, pb + out, py + n * out);
+    }
+    kern::GemmParams g{.M = N, .N = out, .K = in, .trans_a = false, .trans_b = true};
+    kern::gemm(g, T(1), x.data<T>(), w.data<T>(), b.defined() ? T(1) : T(0), py);
+  });
+  if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
+    autograd::record(y, op, {x_in, w_in, b_in}, [x, w, N, in, out](const Tensor& dy_in, const autograd::GradMask& needs) {
+      const Tensor dy = dy_in.contiguous();
+      autograd::Grads g(3);
+      dispatch_floating(dy.dtype(), "linear backward", [&]<typename T>() {
+        if (needs[0]) {  // dx (N, in) = dy (N, out) w (out, in)
+          g[0] = Tensor::empty({N, in}, dy.dtype());
+          kern::gemm(kern::GemmParams{.M = N, .N = in, .K = out}, T(1), dy.data<T>(), w.data<T>(), T(0),
+                     g[0].data<T>());
+        }
+        if (needs[1]) {  // dw (out, in) = dy^T (out, N) x (N, in)
+          g[1] = Tensor::empty({out, in}, dy.dtype());
+          kern::gemm(kern::GemmParams{.M = out, .N = in, .K = N, .trans_a = true}, T(1), dy.data<T>(),
+                     x.data<T>(), T(0), g[1].data<T>());
+        }
+        if (needs[2]) {  // db = column sums of dy, accumulated in double in row order (deterministic)
+          g[2] = Tensor::empty({out}, dy.dtype());
+          const T* pdy = dy.data<T>();
+          T* pdb = g[2].data<T>();
+          for (index_t o = 0; o < out; ++o) {
+            double acc = 0;
+            for (index_t n = 0; n < N; ++n) acc += pdy[n * out + o];
+            pdb[o] = static_cast<T>(acc);
+          }
+        }
+      });
+      return g;
+    });
+  }
+  return y;
+}
+
+}  // namespace nn::ops

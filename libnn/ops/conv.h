@@ -1,0 +1,22 @@
+// conv2d and linear: the two GEMM-shaped ops. Forward and backward run on kern::conv2d_* / kern::gemm;
+// the im2col scratch comes from the caching allocator, so a training step makes no system allocation.
+#pragma once
+
+#include "libnn/ops/common.h"
+
+namespace nn::ops {
+
+struct Conv2dOptions {
+  Size2 stride = 1;
+  Size2 padding = 0;
+  Size2 dilation = 1;
+  index_t groups = 1;
+};
+
+// x (N, C, H, W), weight (K, C/groups, R, S), bias (K) or undefined -> (N, K, P, Q).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv2dOptions& options = {});
+
+// x (N, in), weight (out, in), bias (out) or undefined -> (N, out) = x weight^T + bias.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+
+}  // namespace nn::ops
