@@ -1,0 +1,89 @@
+#include "libnn/nn/layers.h"
+
+#include <cmath>
+
+#include "libnn/autograd/grad_mode.h"
+#include "libnn/nn/init.h"
+#include "libnn/ops/activation.h"
+#include "libnn/ops/batch_norm.h"
+#include "libnn/ops/dropout.h"
+#include "libnn/ops/pool.h"
+
+namespace nn {
+
+namespace {
+// torch's reset_parameters for Conv2d and Linear: kaiming_uniform(a = sqrt(5)) gives U(±1/sqrt(fan_in)).
+void default_init(Tensor& weight, Tensor& bias, Generator& gen) {
+  init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::fan_in, "leaky_relu", gen);
+  if (bias.defined()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(init::fans(weight).fan_in));
+    init::uniform_(bias, -bound, bound, gen);
+  }
+}
+
+ops::Size2 or_kernel(ops::Size2 stride, ops::Size2 kernel) { return stride == ops::Size2(0) ? kernel : stride; }
+}  // namespace
+
+Conv2d::Conv2d(index_t in_channels, index_t out_channels, const Options& o, Generator& gen)
+    : Module("Conv2d"), conv{o.stride, o.padding, o.dilation, o.groups} {
+  NN_CHECK(o.groups >= 1 && in_channels % o.groups == 0 && out_channels % o.groups == 0, "Conv2d(", in_channels,
+           ", ", out_channels, "): channels must be divisible by groups ", o.groups);
+  weight = register_parameter("weight",
+                              Tensor::empty({out_channels, in_channels / o.groups, o.kernel.h, o.kernel.w}));
+  bias = register_parameter("bias", o.bias ? Tensor::empty({out_channels}) : Tensor());
+  default_init(weight, bias, gen);
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return ops::conv2d(x, weight, bias, conv); }
+
+Linear::Linear(index_t in_features, index_t out_features, bool with_bias, Generator& gen) : Module("Linear") {
+  weight = register_parameter("weight", Tensor::empty({out_features, in_features}));
+  bias = register_parameter("bias", with_bias ? Tensor::empty({out_features}) : Tensor());
+  default_init(weight, bias, gen);
+}
+
+Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight, bias); }
+
+BatchNorm2d::BatchNorm2d(index_t num_features, double eps_, double momentum_)
+    : Module("BatchNorm2d"), eps(eps_), momentum(momentum_) {
+  weight = register_parameter("weight", Tensor::ones({num_features}));
+  bias = register_parameter("bias", Tensor::zeros({num_features}));
+  running_mean = register_buffer("running_mean", Tensor::zeros({num_features}));
+  running_var = register_buffer("running_var", Tensor::ones({num_features}));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::i64));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  NN_CHECK(x.dim() == 4, "BatchNorm2d: expected (N, C, H, W) input, got ", x.describe());
+  if (is_training()) {
+    NoGradGuard no_grad;
+    ++*num_batches_tracked.data<std::int64_t>();
+  }
+  return ops::batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
+}
+
+PReLU::PReLU(index_t num_parameters, double init) : Module("PReLU") {
+  weight = register_parameter("weight", Tensor::full({num_parameters}, init));
+}
+
+Tensor PReLU::forward(const Tensor& x) { return ops::prelu(x, weight); }
+
+Tensor ReLU::forward(const Tensor& x) { return ops::relu(x); }
+Tensor Sigmoid::forward(const Tensor& x) { return ops::sigmoid(x); }
+
+MaxPool2d::MaxPool2d(ops::Size2 k, ops::Size2 s, ops::Size2 p)
+    : Module("MaxPool2d"), kernel(k), stride(or_kernel(s, k)), padding(p) {}
+Tensor MaxPool2d::forward(const Tensor& x) { return ops::max_pool2d(x, kernel, stride, padding); }
+
+AvgPool2d::AvgPool2d(ops::Size2 k, ops::Size2 s, ops::Size2 p)
+    : Module("AvgPool2d"), kernel(k), stride(or_kernel(s, k)), padding(p) {}
+Tensor AvgPool2d::forward(const Tensor& x) { return ops::avg_pool2d(x, kernel, stride, padding); }
+
+Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return ops::adaptive_avg_pool2d(x, output_size); }
+
+Dropout::Dropout(double p_, Generator& gen) : Module("Dropout"), p(p_), gen_(&gen) {
+  NN_CHECK(p >= 0.0 && p < 1.0, "Dropout: p must be in [0, 1), got ", p);
+}
+Tensor Dropout::forward(const Tensor& x) { return ops::dropout(x, p, is_training(), *gen_); }
+
+}  // namespace nn

@@ -1,0 +1,110 @@
+// Layers: PyTorch names and buffers, default-init distributions, BN modes, and a reference-state test:
+// a small network built from the standard layers reproduces PyTorch's gradients, the losses of five Adam
+// steps, the final weights and BN running statistics, and eval-mode logits (make_tinynet.py).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "libnn/nn/layers.h"
+#include "libnn/ops/loss.h"
+#include "libnn/optim/adam.h"
+#include "tests/support/reference.h"
+
+using namespace nn;
+using nn::testing::check_close;
+using nn::testing::reference_params;
+using nn::testing::reference_tensor;
+
+namespace {
+std::shared_ptr<Sequential> tinynet() {
+  auto net = std::make_shared<Sequential>();
+  net->push_back(std::make_shared<Conv2d>(3, 8, Conv2d::Options{.kernel = 3, .bias = false}));
+  net->push_back(std::make_shared<BatchNorm2d>(8));
+  net->push_back(std::make_shared<PReLU>(8));
+  net->push_back(std::make_shared<MaxPool2d>(2));
+  net->push_back(std::make_shared<Conv2d>(8, 16, Conv2d::Options{.kernel = 3, .padding = 1, .bias = false}));
+  net->push_back(std::make_shared<BatchNorm2d>(16));
+  net->push_back(std::make_shared<PReLU>(16));
+  net->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
+  net->push_back(std::make_shared<Flatten>());
+  net->push_back(std::make_shared<Linear>(16, 2));
+  return net;
+}
+
+StateDict reference_state(const std::string& prefix) {
+  StateDict dict;
+  const auto params = reference_params("tinynet", "adam");  // keep the json alive across the loop
+  for (const std::string key : params["keys"])
+    dict.emplace_back(key, reference_tensor("tinynet", "adam", prefix + key));
+  return dict;
+}
+}  // namespace
+
+TEST_CASE("layers/pytorch_names_and_buffers") {
+  auto net = tinynet();
+  std::vector<std::string> keys;
+  for (const auto& [k, t] : net->state_dict()) keys.push_back(k);
+  const auto params = reference_params("tinynet", "adam");
+  const std::vector<std::string> expected = params["keys"];
+  CHECK(keys == expected);
+  CHECK(net->num_parameters() == 8 * 27 + 16 + 8 + 16 * 72 + 32 + 16 + 16 * 2 + 2);
+}
+
+TEST_CASE("layers/default_init_matches_torch_distributions") {
+  Generator gen(3);
+  Conv2d conv(64, 32, {.kernel = 3}, gen);
+  const double bound = 1.0 / std::sqrt(64.0 * 9);  // kaiming_uniform(a = sqrt 5) == U(±1/sqrt(fan_in))
+  double max_w = 0, max_b = 0;
+  for (double v : conv.weight.to_vector()) max_w = std::max(max_w, std::abs(v));
+  for (double v : conv.bias.to_vector()) max_b = std::max(max_b, std::abs(v));
+  CHECK(max_w <= bound);
+  CHECK(max_w > 0.95 * bound);
+  CHECK(max_b <= bound);
+  PReLU prelu(4);
+  CHECK(prelu.weight.to_vector() == std::vector<double>(4, 0.25));
+  CHECK_THROWS_AS(Conv2d(3, 4, {.groups = 2}), Error);
+}
+
+TEST_CASE("layers/batch_norm_modes") {
+  BatchNorm2d bn(3);
+  Generator gen(1);
+  Tensor x = Tensor::normal({4, 3, 5, 5}, 2.0, 3.0, gen);
+  bn.forward(x);
+  CHECK(bn.num_batches_tracked.item() == 1);
+  const auto rm = bn.running_mean.to_vector();
+  CHECK(rm[0] == doctest::Approx(0.2).epsilon(0.3));  // 0.9 * 0 + 0.1 * batch mean (about 2)
+  bn.eval();
+  const Tensor y1 = bn.forward(x), y2 = bn.forward(x);
+  CHECK(y1.to_vector() == y2.to_vector());  // eval: no statistics change
+  CHECK(bn.num_batches_tracked.item() == 1);
+  CHECK_THROWS_WITH_AS(bn.forward(Tensor::zeros({4, 3})), doctest::Contains("expected (N, C, H, W)"), Error);
+}
+
+TEST_CASE("layers/reference_state_tinynet_adam") {
+  auto net = tinynet();
+  net->load_state_dict(reference_state("init."));
+  const Tensor x = reference_tensor("tinynet", "adam", "x");
+  const Tensor labels = reference_tensor("tinynet", "adam", "labels");
+  const auto expected_losses = reference_tensor("tinynet", "adam", "losses").to_vector();
+  optim::Adam adam(net->parameters(), {.lr = 1e-2, .beta1 = 0.5, .beta2 = 0.999});
+  for (std::size_t step = 0; step < expected_losses.size(); ++step) {
+    CAPTURE(step);
+    adam.zero_grad();
+    Tensor loss = ops::cross_entropy(net->forward(x), labels);
+    loss.backward();
+    CHECK(loss.item() == doctest::Approx(expected_losses[step]).epsilon(1e-5));
+    if (step == 0)
+      for (const auto& [name, p] : net->named_parameters())
+        check_close(p.grad(), reference_tensor("tinynet", "adam", "grad0." + name), 1e-4, "grad0." + name, 1e-3);
+    adam.step();
+  }
+  for (const auto& [name, t] : net->state_dict()) {
+    if (t.dtype() == DType::i64) {
+      CHECK(t.item() == reference_tensor("tinynet", "adam", "final." + name).item());
+      continue;
+    }
+    check_close(t, reference_tensor("tinynet", "adam", "final." + name), 1e-4, "final." + name, 1e-3);
+  }
+  net->eval();
+  check_close(net->forward(x), reference_tensor("tinynet", "adam", "eval_logits"), 1e-4, "eval_logits", 1e-3);
+}
