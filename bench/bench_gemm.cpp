@@ -21,7 +21,6 @@ struct Shape {
 std::vector<Shape> shapes() {
   std::vector<Shape> s;
   for (kern::index_t n : {256, 512, 1024, 2048}) s.push_back({"square_" + std::to_string(n), n, n, n});
-  s.push_back({"l2_resident_144x512x256", 144, 512, 256});  // micro-kernel bound: everything in L2
   // name: layer, (M, N, K) of its forward GEMM as conv2d_forward issues it
   s.push_back({"conv1_3to32_k3_112", 32, 12100, 27});
   s.push_back({"stage_32to64_k3_110", 64, 11664, 288});

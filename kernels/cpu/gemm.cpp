@@ -13,9 +13,9 @@
 // (-march=native by default), so the same source builds anywhere. The AVX-512 configuration was
 // compiled but, for want of an AVX-512 machine, not yet run; the same generic code runs as AVX2 here.
 //
-// Threads: each computes one rectangle of a tm x tn grid over C, cut at tile boundaries, chosen per call
-// so indivisible tiles waste the least work (rows preferred; conv shapes usually split columns). Every
-// thread packs its own operands, so there is no synchronisation inside a call. Tiles and depth blocks do
+// Threads: each computes one rectangle of a tm x tn grid over C, cut at tile boundaries and chosen per
+// call by a small cost model (split_threads). Every thread packs its own operands, so there is no
+// synchronisation inside a call. Tiles and depth blocks do
 // not depend on the split, so results are bitwise identical for any thread count.
 #include "kernels/cpu/gemm.h"
 
@@ -291,16 +291,19 @@ void* thread_buffer(std::size_t bytes) {
 
 index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 
-// tm x tn = nt. Efficiency of a split = useful panels / panels the slowest thread-row (column) covers.
-void split_threads(int nt, index_t m_panels, index_t n_panels, int& tm, int& tn) {
+// tm x tn = nt, minimising the slowest thread's cost: its tiles (rounded up to whole MR / NR panels)
+// times K FMAs, plus the packing it does, since each thread packs its own rows of A and columns of B.
+// Packing one element costs roughly what one 32-flop/cycle core does in 16 FMAs. Conv shapes (few rows,
+// many columns) thus split columns: splitting rows would make every thread pack all of the big B.
+void split_threads(int nt, index_t m_panels, index_t n_panels, int mr, int nr, int& tm, int& tn) {
   double best = -1.0;
   for (int a = nt; a >= 1; --a) {
     if (nt % a != 0) continue;
     const int b = nt / a;
-    const double em = double(m_panels) / double(a * ceil_div(m_panels, a));
-    const double en = double(n_panels) / double(b * ceil_div(n_panels, b));
-    if (em * en > best + 1e-9) {
-      best = em * en;
+    const double rows = double(ceil_div(m_panels, a) * mr), cols = double(ceil_div(n_panels, b) * nr);
+    const double cost = rows * cols + 16.0 * (rows + cols);
+    if (best < 0 || cost < best) {
+      best = cost;
       tm = a;
       tn = b;
     }
@@ -396,7 +399,7 @@ void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const T
     // The team may be smaller than asked (nested regions, thread limits): split what we got.
     const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
     int tm = 1, tn = 1;
-    split_threads(nth, m_panels, n_panels, tm, tn);
+    split_threads(nth, m_panels, n_panels, MR, NR, tm, tn);
     const int im = tid % tm, in = tid / tm;
     const index_t r0 = std::min(p.M, (m_panels * im / tm) * MR);
     const index_t r1 = std::min(p.M, (m_panels * (im + 1) / tm) * MR);
