@@ -70,13 +70,13 @@ void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir) {
   for (auto _ : state) {
     switch (dir) {
       case Direction::forward:
-        kern::conv2d_forward<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(), t.ws.data());
+        kern::conv2d_forward_cpu<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(), t.ws.data());
         break;
       case Direction::backward_data:
-        kern::conv2d_backward_data<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
+        kern::conv2d_backward_data_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
         break;
       case Direction::backward_weight:
-        kern::conv2d_backward_weight<float>(p, t.x.data(), t.y.data(), grad_in.data(),
+        kern::conv2d_backward_weight_cpu<float>(p, t.x.data(), t.y.data(), grad_in.data(),
                                             p.has_bias ? db.data() : nullptr, t.ws.data());
         break;
     }

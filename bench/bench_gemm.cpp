@@ -57,7 +57,7 @@ void bm_ours(benchmark::State& state, const Shape& s) {
   kern::GemmParams p;
   p.M = s.M, p.N = s.N, p.K = s.K, p.trans_a = s.trans_a, p.trans_b = s.trans_b;
   for (auto _ : state) {
-    kern::gemm<float>(p, 1.0f, d.A.data(), d.B.data(), 0.0f, d.C.data());
+    kern::gemm_cpu<float>(p, 1.0f, d.A.data(), d.B.data(), 0.0f, d.C.data());
     benchmark::DoNotOptimize(d.C.data());
     benchmark::ClobberMemory();
   }

@@ -24,8 +24,9 @@ class Progress {
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double rate = elapsed > 0 ? done / elapsed : 0.0;
     const double eta = rate > 0 ? (total_ - done) / rate : 0.0;
-    std::fprintf(stderr, "%s%s %ld/%ld  %.1f %s/s  ETA %s  %s%s", tty_ ? "\r\033[K" : "", label_.c_str(), done,
-                 total_, rate, unit_.c_str(), format_seconds(finished ? elapsed : eta).c_str(), extra.c_str(),
+    std::fprintf(stderr, "%s%s %ld/%ld  %.1f %s/s  %s %s  %s%s", tty_ ? "\r\033[K" : "", label_.c_str(), done,
+                 total_, rate, unit_.c_str(), finished ? "took" : "ETA", format_seconds(finished ? elapsed : eta).c_str(),
+                 extra.c_str(),
                  tty_ && !finished ? "" : "\n");
     std::fflush(stderr);
   }

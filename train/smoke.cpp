@@ -92,6 +92,7 @@ SmokeResult run_smoke(const SmokeOptions& o) {
   std::printf("smoke: %lld parameters, %d epochs x %d steps, batch %d, %dx%d images\n",
               static_cast<long long>(net->num_parameters()), o.epochs, o.steps_per_epoch, o.batch, o.image_size,
               o.image_size);
+  std::fflush(stdout);  // before the progress lines on stderr
 
   SmokeResult result;
   for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {

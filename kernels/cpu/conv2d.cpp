@@ -177,7 +177,7 @@ void add_bias(const T* bias, index_t K, index_t PQ, T* y) {
 index_t conv2d_workspace_size(const Conv2dParams& p) { return Plan(p).workspace(); }
 
 template <typename T>
-void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y, T* workspace) {
+void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y, T* workspace) {
   check_params(p, "conv2d_forward");
   const Plan plan(p);
   Scratch<T> ws(workspace, plan.workspace());
@@ -196,7 +196,7 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias
     for (index_t g = 0; g < G; ++g) {
       GemmParams gp;
       gp.M = Kg, gp.N = ncols, gp.K = CgRS;
-      gemm<T>(gp, T(1), w + g * Kg * CgRS, cols + g * CgRS * ncols, T(0), out + g * Kg * ncols);
+      gemm_cpu<T>(gp, T(1), w + g * Kg * CgRS, cols + g * CgRS * ncols, T(0), out + g * Kg * ncols);
     }
     const T* b = p.has_bias ? bias : nullptr;
     if (nb > 1)
@@ -207,7 +207,7 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias
 }
 
 template <typename T>
-void conv2d_backward_data(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
+void conv2d_backward_data_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
   check_params(p, "conv2d_backward_data");
   const Plan plan(p);
   Scratch<T> ws(workspace, plan.workspace());
@@ -228,14 +228,14 @@ void conv2d_backward_data(const Conv2dParams& p, const T* dy, const T* w, T* dx,
       GemmParams gp;
       gp.M = CgRS, gp.N = ncols, gp.K = Kg;
       gp.trans_a = true;  // w_g is (Kg, CgRS)
-      gemm<T>(gp, T(1), w + g * Kg * CgRS, dys + g * Kg * ncols, T(0), dcol + g * CgRS * ncols);
+      gemm_cpu<T>(gp, T(1), w + g * Kg * CgRS, dys + g * Kg * ncols, T(0), dcol + g * CgRS * ncols);
     }
     if (!direct) col2im(p, col, n0, nb, dx);
   }
 }
 
 template <typename T>
-void conv2d_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db, T* workspace) {
+void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db, T* workspace) {
   check_params(p, "conv2d_backward_weight");
   const Plan plan(p);
   Scratch<T> ws(workspace, plan.workspace());
@@ -260,7 +260,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* d
       GemmParams gp;
       gp.M = Kg, gp.N = CgRS, gp.K = ncols;
       gp.trans_b = true;  // cols_g is (CgRS, ncols)
-      gemm<T>(gp, T(1), dys + g * Kg * ncols, cols + g * CgRS * ncols, n0 == 0 ? T(0) : T(1),
+      gemm_cpu<T>(gp, T(1), dys + g * Kg * ncols, cols + g * CgRS * ncols, n0 == 0 ? T(0) : T(1),
               dw + g * Kg * CgRS);
     }
   }
@@ -280,9 +280,9 @@ void conv2d_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* d
 }
 
 #define NN_CONV2D_INSTANTIATE(T)                                                                     \
-  template void conv2d_forward<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);         \
-  template void conv2d_backward_data<T>(const Conv2dParams&, const T*, const T*, T*, T*);             \
-  template void conv2d_backward_weight<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);
+  template void conv2d_forward_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);         \
+  template void conv2d_backward_data_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);             \
+  template void conv2d_backward_weight_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);
 NN_CONV2D_INSTANTIATE(float)
 NN_CONV2D_INSTANTIATE(double)
 #undef NN_CONV2D_INSTANTIATE

@@ -26,16 +26,16 @@ index_t conv2d_workspace_size(const Conv2dParams& p);
 
 // y = conv2d(x, w) + bias.
 template <typename T>
-void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
+void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
                     T* workspace = nullptr);
 
 // dx = d(sum y * dy) / dx.
 template <typename T>
-void conv2d_backward_data(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace = nullptr);
+void conv2d_backward_data_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace = nullptr);
 
 // dw = d(sum y * dy) / dw; db[k] = sum_{n,p,q} dy[n,k,p,q] (when db != nullptr).
 template <typename T>
-void conv2d_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db,
+void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db,
                             T* workspace = nullptr);
 
 // The spec: same contracts, direct loops, single-threaded, no workspace.

@@ -428,7 +428,7 @@ void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
 }  // namespace
 
 template <typename T>
-void gemm(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C) {
+void gemm_cpu(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C) {
   if (p.M <= 0 || p.N <= 0) return;
   const Lds ld = leading_dims(p);
   if (alpha == T(0) || p.K <= 0) {
@@ -459,8 +459,8 @@ void gemm_reference(const GemmParams& p, T alpha, const T* A, const T* B, T beta
     }
 }
 
-template void gemm<float>(const GemmParams&, float, const float*, const float*, float, float*);
-template void gemm<double>(const GemmParams&, double, const double*, const double*, double, double*);
+template void gemm_cpu<float>(const GemmParams&, float, const float*, const float*, float, float*);
+template void gemm_cpu<double>(const GemmParams&, double, const double*, const double*, double, double*);
 template void gemm_reference<float>(const GemmParams&, float, const float*, const float*, float, float*);
 template void gemm_reference<double>(const GemmParams&, double, const double*, const double*, double,
                                      double*);

@@ -13,7 +13,7 @@ namespace kern {
 //           alpha == 0 or K == 0 never reads A or B: then C = beta * C.
 // Float and double are instantiated; OpenMP threads split the work for large problems.
 template <typename T>
-void gemm(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C);
+void gemm_cpu(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C);
 
 // Same contract as gemm, computed by the textbook triple loop, single-threaded: the spec the tests
 // compare gemm against.

@@ -59,7 +59,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   Tensor y = Tensor::empty({p.N, p.K, p.P(), p.Q()}, x.dtype());
   const Tensor ws = workspace(p, x.dtype());
   dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
-    kern::conv2d_forward(p, x.data<T>(), w.data<T>(), data_or_null<T>(b), y.data<T>(), data_or_null<T>(ws));
+    kern::conv2d_forward_cpu(p, x.data<T>(), w.data<T>(), data_or_null<T>(b), y.data<T>(), data_or_null<T>(ws));
   });
   if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
     autograd::record(y, "conv2d", {x_in, w_in, b_in}, [p, x, w](const Tensor& dy_in, const autograd::GradMask& needs) {
@@ -69,12 +69,12 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
       dispatch_floating(dy.dtype(), "conv2d backward", [&]<typename T>() {
         if (needs[0]) {
           g[0] = Tensor::empty(x.shape(), x.dtype());
-          kern::conv2d_backward_data(p, dy.data<T>(), w.data<T>(), g[0].data<T>(), data_or_null<T>(ws));
+          kern::conv2d_backward_data_cpu(p, dy.data<T>(), w.data<T>(), g[0].data<T>(), data_or_null<T>(ws));
         }
         if (needs[1] || needs[2]) {
           Tensor dw = Tensor::empty(w.shape(), w.dtype());
           Tensor db = needs[2] ? Tensor::empty({p.K}, w.dtype()) : Tensor();
-          kern::conv2d_backward_weight(p, x.data<T>(), dy.data<T>(), dw.data<T>(), data_or_null<T>(db),
+          kern::conv2d_backward_weight_cpu(p, x.data<T>(), dy.data<T>(), dw.data<T>(), data_or_null<T>(db),
                                        data_or_null<T>(ws));
           if (needs[1]) g[1] = dw;
           g[2] = db;
@@ -109,7 +109,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
       for (index_t n = 0; n < N; ++n) std::copy(pb, pb + out, py + n * out);
     }
     kern::GemmParams g{.M = N, .N = out, .K = in, .trans_a = false, .trans_b = true};
-    kern::gemm(g, T(1), x.data<T>(), w.data<T>(), b.defined() ? T(1) : T(0), py);
+    kern::gemm_cpu(g, T(1), x.data<T>(), w.data<T>(), b.defined() ? T(1) : T(0), py);
   });
   if (autograd::needs_grad({&x_in, &w_in, &b_in})) {
     autograd::record(y, op, {x_in, w_in, b_in}, [x, w, N, in, out](const Tensor& dy_in, const autograd::GradMask& needs) {
@@ -118,12 +118,12 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
       dispatch_floating(dy.dtype(), "linear backward", [&]<typename T>() {
         if (needs[0]) {  // dx (N, in) = dy (N, out) w (out, in)
           g[0] = Tensor::empty({N, in}, dy.dtype());
-          kern::gemm(kern::GemmParams{.M = N, .N = in, .K = out}, T(1), dy.data<T>(), w.data<T>(), T(0),
+          kern::gemm_cpu(kern::GemmParams{.M = N, .N = in, .K = out}, T(1), dy.data<T>(), w.data<T>(), T(0),
                      g[0].data<T>());
         }
         if (needs[1]) {  // dw (out, in) = dy^T (out, N) x (N, in)
           g[1] = Tensor::empty({out, in}, dy.dtype());
-          kern::gemm(kern::GemmParams{.M = out, .N = in, .K = N, .trans_a = true}, T(1), dy.data<T>(),
+          kern::gemm_cpu(kern::GemmParams{.M = out, .N = in, .K = N, .trans_a = true}, T(1), dy.data<T>(),
                      x.data<T>(), T(0), g[1].data<T>());
         }
         if (needs[2]) {  // db = column sums of dy, accumulated in double in row order (deterministic)

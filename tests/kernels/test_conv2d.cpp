@@ -51,7 +51,7 @@ void check_conv(const Conv2dParams& p, unsigned seed, bool supply_workspace) {
   {
     INFO("direction: forward");
     auto y = poisoned<T>(ny), y_ref = poisoned<T>(ny), mag = poisoned<T>(ny);
-    kern::conv2d_forward<T>(p, x.data(), w.data(), p.has_bias ? bias.data() : nullptr, y.data(), wsp);
+    kern::conv2d_forward_cpu<T>(p, x.data(), w.data(), p.has_bias ? bias.data() : nullptr, y.data(), wsp);
     kern::conv2d_forward_reference<T>(p, x.data(), w.data(), bias.data(), y_ref.data());
     kern::conv2d_forward_reference<T>(p, ax.data(), aw.data(), ab.data(), mag.data());
     check_close(y, y_ref, mag, double(p.C_per_group() * p.R * p.S + 1));
@@ -59,7 +59,7 @@ void check_conv(const Conv2dParams& p, unsigned seed, bool supply_workspace) {
   {
     INFO("direction: backward_data");
     auto dx = poisoned<T>(nx), dx_ref = poisoned<T>(nx), mag = poisoned<T>(nx);
-    kern::conv2d_backward_data<T>(p, dy.data(), w.data(), dx.data(), wsp);
+    kern::conv2d_backward_data_cpu<T>(p, dy.data(), w.data(), dx.data(), wsp);
     kern::conv2d_backward_data_reference<T>(p, dy.data(), w.data(), dx_ref.data());
     kern::conv2d_backward_data_reference<T>(p, ady.data(), aw.data(), mag.data());
     check_close(dx, dx_ref, mag, double(p.K_per_group() * p.R * p.S));
@@ -68,7 +68,7 @@ void check_conv(const Conv2dParams& p, unsigned seed, bool supply_workspace) {
     INFO("direction: backward_weight");
     auto dw = poisoned<T>(nw), dw_ref = poisoned<T>(nw), mag = poisoned<T>(nw);
     auto db = poisoned<T>(p.K), db_ref = poisoned<T>(p.K), mag_b = poisoned<T>(p.K);
-    kern::conv2d_backward_weight<T>(p, x.data(), dy.data(), dw.data(), db.data(), wsp);
+    kern::conv2d_backward_weight_cpu<T>(p, x.data(), dy.data(), dw.data(), db.data(), wsp);
     kern::conv2d_backward_weight_reference<T>(p, x.data(), dy.data(), dw_ref.data(), db_ref.data());
     kern::conv2d_backward_weight_reference<T>(p, ax.data(), ady.data(), mag.data(), mag_b.data());
     check_close(dw, dw_ref, mag, double(p.N * P * Q));

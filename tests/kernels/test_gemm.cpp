@@ -57,7 +57,7 @@ void check_case(GemmParams p, T alpha, T beta, unsigned seed) {
     for (index_t i = 0; i < p.M; ++i)
       for (index_t j = 0; j < p.N; ++j) c_fast[i * p.ldc + j] = std::numeric_limits<T>::quiet_NaN();
   }
-  kern::gemm<T>(p, alpha, op.A.data(), op.B.data(), beta, c_fast.data());
+  kern::gemm_cpu<T>(p, alpha, op.A.data(), op.B.data(), beta, c_fast.data());
   kern::gemm_reference<T>(p, alpha, op.A.data(), op.B.data(), beta, c_ref.data());
   const auto abs_a = abs_of(op.A), abs_b = abs_of(op.B);
   kern::gemm_reference<T>(p, std::abs(alpha), abs_a.data(), abs_b.data(), std::abs(beta), mag.data());
@@ -107,23 +107,23 @@ TEST_CASE_TEMPLATE("gemm/degenerate", T, float, double) {
   SUBCASE("alpha == 0 reads neither A nor B") {
     GemmParams p = params({5, 6, 7}, false, false, 0);
     std::vector<T> A(35, nan), B(42, nan), C(30, T(2));
-    kern::gemm<T>(p, T(0), A.data(), B.data(), T(0.5), C.data());
+    kern::gemm_cpu<T>(p, T(0), A.data(), B.data(), T(0.5), C.data());
     for (T c : C) CHECK(c == T(1));
-    kern::gemm<T>(p, T(0), A.data(), B.data(), T(0), C.data());
+    kern::gemm_cpu<T>(p, T(0), A.data(), B.data(), T(0), C.data());
     for (T c : C) CHECK(c == T(0));
   }
   SUBCASE("K == 0 scales C") {
     GemmParams p = params({5, 6, 0}, false, false, 0);
     p.lda = 1, p.ldb = 6;
     std::vector<T> C(30, nan);
-    kern::gemm<T>(p, T(1), nullptr, nullptr, T(0), C.data());
+    kern::gemm_cpu<T>(p, T(1), nullptr, nullptr, T(0), C.data());
     for (T c : C) CHECK(c == T(0));
   }
   SUBCASE("M == 0 or N == 0 touches nothing") {
     GemmParams p = params({0, 6, 3}, false, false, 0);
-    kern::gemm<T>(p, T(1), nullptr, nullptr, T(0), nullptr);
+    kern::gemm_cpu<T>(p, T(1), nullptr, nullptr, T(0), nullptr);
     p = params({4, 0, 3}, false, false, 0);
-    kern::gemm<T>(p, T(1), nullptr, nullptr, T(0), nullptr);
+    kern::gemm_cpu<T>(p, T(1), nullptr, nullptr, T(0), nullptr);
   }
 }
 
@@ -137,7 +137,7 @@ TEST_CASE("gemm/thread_count_invariant") {
   for (int nt : {1, 2, 3, 4}) {
     omp_set_num_threads(nt);
     std::vector<float> c = op.C;
-    kern::gemm<float>(p, 1.0f, op.A.data(), op.B.data(), 0.5f, c.data());
+    kern::gemm_cpu<float>(p, 1.0f, op.A.data(), op.B.data(), 0.5f, c.data());
     if (first.empty())
       first = c;
     else
