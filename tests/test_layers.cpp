@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "libnn/memory/allocator.h"
 #include "libnn/nn/layers.h"
 #include "libnn/ops/loss.h"
 #include "libnn/optim/adam.h"
@@ -107,4 +108,25 @@ TEST_CASE("layers/reference_state_tinynet_adam") {
   }
   net->eval();
   check_close(net->forward(x), reference_tensor("tinynet", "adam", "eval_logits"), 1e-4, "eval_logits", 1e-3);
+}
+
+TEST_CASE("layers/training_step_makes_no_system_allocation") {
+  // After the first steps have filled the caching allocator, a forward + backward + Adam step reuses
+  // cached blocks only: no malloc for tensor memory in steady-state training.
+  auto net = tinynet();
+  net->load_state_dict(reference_state("init."));
+  const Tensor x = reference_tensor("tinynet", "adam", "x");
+  const Tensor labels = reference_tensor("tinynet", "adam", "labels");
+  optim::Adam adam(net->parameters(), {.lr = 1e-3});
+  auto step = [&] {
+    adam.zero_grad();
+    ops::cross_entropy(net->forward(x), labels).backward();
+    adam.step();
+  };
+  step();
+  step();
+  const auto before = allocator_for(Device::cpu()).stats().system_allocations;
+  step();
+  step();
+  CHECK(allocator_for(Device::cpu()).stats().system_allocations == before);
 }
