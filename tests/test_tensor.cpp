@@ -130,3 +130,13 @@ TEST_CASE("device/cpu_only_build_or_no_gpu_skips_cleanly") {
   Tensor x = Tensor::from_vector({2, 2}, {1, 2, 3, 4}).to(Device::cuda());
   CHECK(x.to_vector() == std::vector<double>{1, 2, 3, 4});
 }
+
+TEST_CASE("tensor/undefined_is_an_error_not_a_crash") {
+  Tensor t;
+  CHECK_FALSE(t.defined());
+  CHECK(t.describe() == "undefined tensor");
+  CHECK_THROWS_WITH_AS(t.shape(), "use of an undefined tensor", Error);
+  CHECK_THROWS_AS(t.to_vector(), Error);
+  CHECK_THROWS_AS(t.reshape({1}), Error);
+  CHECK_THROWS_AS(t.backward(), Error);
+}

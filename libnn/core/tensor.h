@@ -58,20 +58,21 @@ class Tensor {
 
   // ---- metadata
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const { return impl_->shape; }
-  const Shape& strides() const { return impl_->strides; }
-  int dim() const { return impl_->shape.size(); }
+  const Shape& shape() const { return checked().shape; }
+  const Shape& strides() const { return checked().strides; }
+  int dim() const { return checked().shape.size(); }
   index_t size(int dim) const;  // negative dims count from the end
-  index_t numel() const { return impl_->shape.numel(); }
-  DType dtype() const { return impl_->dtype; }
-  Device device() const { return impl_->storage->device(); }
-  index_t offset() const { return impl_->offset; }
+  index_t numel() const { return checked().shape.numel(); }
+  DType dtype() const { return checked().dtype; }
+  Device device() const { return checked().storage->device(); }
+  index_t offset() const { return checked().offset; }
   bool is_contiguous() const;
   std::string describe() const;  // "f32 (2, 3) cpu"
 
   // ---- data
   void* raw_data() const {
-    return static_cast<char*>(impl_->storage->data()) + impl_->offset * dtype_size(impl_->dtype);
+    const TensorImpl& t = checked();
+    return static_cast<char*>(t.storage->data()) + t.offset * dtype_size(t.dtype);
   }
   template <typename T>
   T* data() const {
@@ -100,12 +101,12 @@ class Tensor {
   Tensor& zero_() { return fill_(0.0); }
 
   // ---- autograd
-  bool requires_grad() const { return impl_->requires_grad || impl_->grad_fn != nullptr; }
+  bool requires_grad() const { return checked().requires_grad || impl_->grad_fn != nullptr; }
   Tensor& set_requires_grad(bool value = true);  // leaves only
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
-  Tensor grad() const { return Tensor(impl_->grad); }
+  bool is_leaf() const { return checked().grad_fn == nullptr; }
+  Tensor grad() const { return Tensor(checked().grad); }
   void set_grad(const Tensor& g) const;  // a handle: changes the shared impl
-  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl_->grad_fn; }
+  const std::shared_ptr<autograd::Node>& grad_fn() const { return checked().grad_fn; }
   // Accumulates d(this)/d(leaf) * grad into every leaf's grad(). grad defaults to 1 for scalars.
   void backward(const Tensor& grad = {}) const;
 
@@ -114,6 +115,13 @@ class Tensor {
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
 
  private:
+  // Every accessor goes through here: using an undefined (default-constructed) Tensor is an nn::Error,
+  // not a null dereference.
+  const TensorImpl& checked() const {
+    if (!impl_) throw Error("use of an undefined tensor");
+    return *impl_;
+  }
+
   std::shared_ptr<TensorImpl> impl_;
 };
 
