@@ -4,7 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <omp.h>
+
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <cstddef>
 #include <limits>
 #include <random>
@@ -13,9 +17,9 @@
 namespace kern_test {
 
 template <typename T>
-std::vector<T> random_vector(std::size_t n, unsigned seed) {
+std::vector<T> random_vector(std::size_t n, unsigned seed, double lo = -1.0, double hi = 1.0) {
   std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::uniform_real_distribution<double> dist(lo, hi);
   std::vector<T> v(n);
   for (auto& e : v) e = T(dist(gen));
   return v;
@@ -45,5 +49,68 @@ void check_close(const std::vector<T>& got, const std::vector<T>& want, const st
     }
   }
 }
+
+// ---- for the element-wise kernels: double vectors, finite differences, thread independence
+
+using Vec = std::vector<double>;
+using VecF = std::vector<float>;
+
+// Values bounded away from 0, so kinked functions (relu, prelu) are smooth within the FD step.
+inline Vec random_away_from_zero(std::size_t n, std::uint32_t seed) {
+  Vec v = random_vector<double>(n, seed, 0.1, 1.0);
+  std::mt19937 gen(seed + 7);
+  for (auto& e : v)
+    if (gen() & 1) e = -e;
+  return v;
+}
+
+inline VecF to_float(const Vec& v) { return VecF(v.begin(), v.end()); }
+
+inline void check_close(const Vec& got, const Vec& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("index " << i << ": got " << got[i] << ", want " << want[i]);
+    CHECK(std::abs(got[i] - want[i]) <= tol * (1 + std::abs(want[i])));
+  }
+}
+
+inline void check_close(const VecF& got, const Vec& want, double tol) {
+  check_close(Vec(got.begin(), got.end()), want, tol);
+}
+
+// Central-difference gradient of the scalar loss(x) with respect to x.
+inline Vec numeric_grad(Vec x, const std::function<double(const Vec&)>& loss, double h = 1e-6) {
+  Vec g(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double keep = x[i];
+    x[i] = keep + h;
+    const double up = loss(x);
+    x[i] = keep - h;
+    const double down = loss(x);
+    x[i] = keep;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+inline double dot(const Vec& a, const Vec& b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// Runs f on one thread and then on two; f returns what must be identical.
+template <typename F>
+void check_thread_independent(F f) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto one = f();
+  omp_set_num_threads(2);
+  const auto two = f();
+  omp_set_num_threads(saved);
+  CHECK(one == two);
+}
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 }  // namespace kern_test

@@ -1,5 +1,5 @@
 // Tests for the non-GEMM CPU kernels (batch_norm, activations, pooling, log_softmax / cross_entropy,
-// elementwise, optimizer steps). Each kernel is checked three ways: against a naive computation written
+// elementwise). Each kernel is checked three ways: against a naive computation written
 // independently of it, by central finite differences in double (L = sum(y * dy)), and on small cases
 // whose answers can be worked out by hand. Kernels that reduce are also run on 1 and 2 threads and
 // must agree bit for bit.
@@ -17,83 +17,13 @@
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/optim.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/softmax_loss.h"
+#include "tests/kernels/compare.h"
 
 using namespace kern;
-using Vec = std::vector<double>;
-using VecF = std::vector<float>;
+using namespace kern_test;
 
-namespace {
-
-Vec random_vec(std::size_t n, std::uint32_t seed, double lo = -1, double hi = 1) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  Vec v(n);
-  for (auto& e : v) e = dist(gen);
-  return v;
-}
-
-// Values bounded away from 0, so kinked functions (relu, prelu) are smooth within the FD step.
-Vec random_away_from_zero(std::size_t n, std::uint32_t seed) {
-  Vec v = random_vec(n, seed, 0.1, 1.0);
-  std::mt19937 gen(seed + 7);
-  for (auto& e : v)
-    if (gen() & 1) e = -e;
-  return v;
-}
-
-VecF to_float(const Vec& v) { return VecF(v.begin(), v.end()); }
-
-void check_close(const Vec& got, const Vec& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("index " << i << ": got " << got[i] << ", want " << want[i]);
-    CHECK(std::abs(got[i] - want[i]) <= tol * (1 + std::abs(want[i])));
-  }
-}
-
-void check_close(const VecF& got, const Vec& want, double tol) {
-  check_close(Vec(got.begin(), got.end()), want, tol);
-}
-
-// Central-difference gradient of the scalar loss(x) with respect to x.
-Vec numeric_grad(Vec x, const std::function<double(const Vec&)>& loss, double h = 1e-6) {
-  Vec g(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double keep = x[i];
-    x[i] = keep + h;
-    const double up = loss(x);
-    x[i] = keep - h;
-    const double down = loss(x);
-    x[i] = keep;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
-
-double dot(const Vec& a, const Vec& b) {
-  double s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
-
-// Runs f on one thread and then on two; f returns what must be identical.
-template <typename F>
-void check_thread_independent(F f) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const auto one = f();
-  omp_set_num_threads(2);
-  const auto two = f();
-  omp_set_num_threads(saved);
-  CHECK(one == two);
-}
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------- batch_norm
 
@@ -128,8 +58,8 @@ NaiveBn naive_bn_train(const BatchNormParams& p, const Vec& x, const Vec& gamma,
 
 TEST_CASE("batch_norm/forward_train_matches_naive") {
   const BatchNormParams p{.N = 3, .C = 4, .HW = 5, .eps = 1e-5, .momentum = 0.1};
-  const Vec x = random_vec(60, 1, -2, 3), gamma = random_vec(4, 2, 0.5, 1.5), beta = random_vec(4, 3);
-  Vec run_mean = random_vec(4, 4), run_var = random_vec(4, 5, 0.5, 2);
+  const Vec x = random_vector<double>(60, 1, -2, 3), gamma = random_vector<double>(4, 2, 0.5, 1.5), beta = random_vector<double>(4, 3);
+  Vec run_mean = random_vector<double>(4, 4), run_var = random_vector<double>(4, 5, 0.5, 2);
   const Vec run_mean0 = run_mean, run_var0 = run_var;
   Vec y(60), mean(4), invstd(4);
   batch_norm_forward_train_cpu<double>(p, x.data(), gamma.data(), beta.data(), y.data(), mean.data(),
@@ -168,8 +98,8 @@ TEST_CASE("batch_norm/running_var_is_unbiased_by_hand") {
 
 TEST_CASE("batch_norm/gradcheck_train") {
   const BatchNormParams p{.N = 2, .C = 3, .HW = 4, .eps = 1e-5, .momentum = 0.1};
-  const Vec x = random_vec(24, 11, -1, 2), gamma = random_vec(3, 12, 0.5, 1.5), beta = random_vec(3, 13);
-  const Vec dy = random_vec(24, 14);
+  const Vec x = random_vector<double>(24, 11, -1, 2), gamma = random_vector<double>(3, 12, 0.5, 1.5), beta = random_vector<double>(3, 13);
+  const Vec dy = random_vector<double>(24, 14);
   auto loss = [&](const Vec& xx, const Vec& gg, const Vec& bb) {
     Vec y(24), m(3), s(3);
     batch_norm_forward_train_cpu<double>(p, xx.data(), gg.data(), bb.data(), y.data(), m.data(), s.data(),
@@ -195,8 +125,8 @@ TEST_CASE("batch_norm/gradcheck_train") {
 
 TEST_CASE("batch_norm/eval_forward_and_gradcheck") {
   const BatchNormParams p{.N = 2, .C = 3, .HW = 4, .eps = 1e-3, .momentum = 0.1};
-  const Vec x = random_vec(24, 21), gamma = random_vec(3, 22, 0.5, 1.5), beta = random_vec(3, 23);
-  const Vec rm = random_vec(3, 24), rv = random_vec(3, 25, 0.5, 2), dy = random_vec(24, 26);
+  const Vec x = random_vector<double>(24, 21), gamma = random_vector<double>(3, 22, 0.5, 1.5), beta = random_vector<double>(3, 23);
+  const Vec rm = random_vector<double>(3, 24), rv = random_vector<double>(3, 25, 0.5, 2), dy = random_vector<double>(24, 26);
   Vec y(24);
   batch_norm_forward_eval_cpu<double>(p, x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), y.data());
   Vec want(24);
@@ -221,7 +151,7 @@ TEST_CASE("batch_norm/eval_forward_and_gradcheck") {
 
 TEST_CASE("batch_norm/thread_independent") {
   const BatchNormParams p{.N = 4, .C = 7, .HW = 33, .eps = 1e-5, .momentum = 0.1};
-  const VecF x = to_float(random_vec(924, 31)), dy = to_float(random_vec(924, 32));
+  const VecF x = to_float(random_vector<double>(924, 31)), dy = to_float(random_vector<double>(924, 32));
   check_thread_independent([&] {
     VecF y(924), m(7), s(7), rm(7, 0.f), rv(7, 1.f), dx(924), dg(7), db(7);
     batch_norm_forward_train_cpu<float>(p, x.data(), nullptr, nullptr, y.data(), m.data(), s.data(),
@@ -250,7 +180,7 @@ TEST_CASE("relu/forward_backward") {
 }
 
 TEST_CASE("sigmoid/forward_matches_naive_and_saturates") {
-  const Vec x = random_vec(50, 41, -8, 8);
+  const Vec x = random_vector<double>(50, 41, -8, 8);
   Vec y(50);
   sigmoid_forward_cpu<double>(50, x.data(), y.data());
   Vec want(50);
@@ -266,7 +196,7 @@ TEST_CASE("sigmoid/forward_matches_naive_and_saturates") {
 }
 
 TEST_CASE("sigmoid/gradcheck") {
-  const Vec x = random_vec(20, 42, -4, 4), dy = random_vec(20, 43);
+  const Vec x = random_vector<double>(20, 42, -4, 4), dy = random_vector<double>(20, 43);
   Vec y(20), dx(20);
   sigmoid_forward_cpu<double>(20, x.data(), y.data());
   sigmoid_backward_cpu<double>(20, dy.data(), y.data(), dx.data());
@@ -280,10 +210,10 @@ TEST_CASE("sigmoid/gradcheck") {
 
 TEST_CASE("prelu/forward_and_gradcheck") {
   const index_t N = 2, C = 3, HW = 5;
-  const Vec x = random_away_from_zero(30, 51), dy = random_vec(30, 52);
+  const Vec x = random_away_from_zero(30, 51), dy = random_vector<double>(30, 52);
   for (index_t num_weights : {C, index_t(1)}) {
     CAPTURE(num_weights);
-    const Vec w = random_vec(std::size_t(num_weights), 53, 0.05, 0.5);
+    const Vec w = random_vector<double>(std::size_t(num_weights), 53, 0.05, 0.5);
     Vec y(30), dx(30), dw(static_cast<std::size_t>(num_weights));
     prelu_forward_cpu(N, C, HW, num_weights, x.data(), w.data(), y.data());
     for (index_t i = 0; i < 30; ++i) {
@@ -303,7 +233,7 @@ TEST_CASE("prelu/forward_and_gradcheck") {
 
 TEST_CASE("prelu/shared_slope_dweight_thread_independent") {
   const index_t N = 8, C = 16, HW = 400;  // above the parallel threshold
-  const VecF x = to_float(random_vec(N * C * HW, 54)), dy = to_float(random_vec(N * C * HW, 55));
+  const VecF x = to_float(random_vector<double>(N * C * HW, 54)), dy = to_float(random_vector<double>(N * C * HW, 55));
   const VecF w{0.25f};
   check_thread_independent([&] {
     VecF dw(1), dx(x.size());
@@ -378,7 +308,7 @@ TEST_CASE("max_pool2d/matches_naive_and_gradcheck") {
     CAPTURE(p.stride_h);
     CAPTURE(p.pad_h);
     const std::size_t nx = std::size_t(p.N * p.C * p.H * p.W), ny = std::size_t(p.N * p.C * p.P() * p.Q());
-    const Vec x = distinct_values(nx, 61), dy = random_vec(ny, 62);
+    const Vec x = distinct_values(nx, 61), dy = random_vector<double>(ny, 62);
     Vec y(ny), want;
     std::vector<std::int64_t> idx(ny), want_idx;
     max_pool2d_forward_cpu(p, x.data(), y.data(), idx.data());
@@ -446,7 +376,7 @@ TEST_CASE("avg_pool2d/matches_naive_and_gradcheck") {
     CAPTURE(p.pad_h);
     CAPTURE(p.count_include_pad);
     const std::size_t nx = std::size_t(p.N * p.C * p.H * p.W), ny = std::size_t(p.N * p.C * p.P() * p.Q());
-    const Vec x = random_vec(nx, 71), dy = random_vec(ny, 72);
+    const Vec x = random_vector<double>(nx, 71), dy = random_vector<double>(ny, 72);
     Vec y(ny), want;
     std::vector<std::int64_t> unused;
     avg_pool2d_forward_cpu(p, x.data(), y.data());
@@ -480,7 +410,7 @@ TEST_CASE("avg_pool2d/padding_divisor_by_hand") {
 
 TEST_CASE("global_pool/avg_and_max") {
   const index_t planes = 6, HW = 10;
-  const Vec x = distinct_values(60, 81), dy = random_vec(6, 82);
+  const Vec x = distinct_values(60, 81), dy = random_vector<double>(6, 82);
   Vec ya(6), ym(6);
   std::vector<std::int64_t> idx(6);
   global_avg_pool_forward_cpu(planes, HW, x.data(), ya.data());
@@ -523,9 +453,9 @@ TEST_CASE("global_pool/avg_and_max") {
 
 TEST_CASE("log_softmax/matches_naive_and_gradcheck") {
   const index_t N = 4, C = 7;
-  Vec x = random_vec(28, 91, -5, 5);
+  Vec x = random_vector<double>(28, 91, -5, 5);
   x[3] = 800;  // a naive exp would overflow; the max shift must not
-  const Vec dy = random_vec(28, 92);
+  const Vec dy = random_vector<double>(28, 92);
   Vec y(28), dx(28);
   log_softmax_forward_cpu(N, C, x.data(), y.data());
   for (index_t i = 1; i < N; ++i) {
@@ -569,8 +499,8 @@ double naive_cross_entropy(const CrossEntropyParams& p, const Vec& logp, const s
 TEST_CASE("cross_entropy/matches_naive_and_gradcheck") {
   const index_t N = 5, C = 4;
   Vec logp(20);
-  log_softmax_forward_cpu(N, C, random_vec(20, 101, -2, 2).data(), logp.data());
-  const Vec w = random_vec(4, 102, 0.5, 1.5);
+  log_softmax_forward_cpu(N, C, random_vector<double>(20, 101, -2, 2).data(), logp.data());
+  const Vec w = random_vector<double>(4, 102, 0.5, 1.5);
   const std::vector<std::int64_t> target{0, 3, 1, -100, 3};
   for (bool has_weight : {false, true})
     for (double ls : {0.0, 0.2}) {
@@ -638,7 +568,7 @@ TEST_CASE("elementwise/arithmetic") {
 
 TEST_CASE("channel_mul/forward_and_gradcheck") {
   const index_t N = 2, C = 3, HW = 4;
-  const Vec x = random_vec(24, 111), s = random_vec(6, 112), dy = random_vec(24, 113);
+  const Vec x = random_vector<double>(24, 111), s = random_vector<double>(6, 112), dy = random_vector<double>(24, 113);
   Vec y(24), dx(24), ds(6);
   channel_mul_forward_cpu(N, C, HW, x.data(), s.data(), y.data());
   for (index_t i = 0; i < 24; ++i) CHECK(y[i] == x[i] * s[i / HW]);
@@ -654,7 +584,7 @@ TEST_CASE("channel_mul/forward_and_gradcheck") {
 
 TEST_CASE("l2_normalize/forward_and_gradcheck") {
   const index_t N = 3, D = 5;
-  Vec x = random_vec(15, 121), dy = random_vec(15, 122);
+  Vec x = random_vector<double>(15, 121), dy = random_vector<double>(15, 122);
   Vec y(15), norm(3), dx(15);
   l2_normalize_forward_cpu(N, D, x.data(), y.data(), norm.data());
   for (index_t i = 0; i < N; ++i) {
@@ -696,7 +626,7 @@ TEST_CASE("dropout/mask_and_scale") {
 
 TEST_CASE("reductions/sum_and_sum_squares") {
   const std::size_t n = 100003;  // not a multiple of the block size, above the parallel threshold
-  const Vec x = random_vec(n, 131);
+  const Vec x = random_vector<double>(n, 131);
   long double s = 0, s2 = 0;
   for (double v : x) s += v, s2 += (long double)v * v;
   double got = 0, got2 = 0;
@@ -715,144 +645,4 @@ TEST_CASE("reductions/sum_and_sum_squares") {
     sum_squares_cpu(index_t(n), xf.data(), &b);
     return std::vector<float>{a, b};
   });
-}
-
-// ---------------------------------------------------------------------------------------------- optimizers
-
-namespace {
-
-// torch/optim/sgd.py and adam.py / adamw.py (_single_tensor_*), transcribed in double over whole
-// arrays, written independently of the kernels' fused per-element loops.
-struct RefSgd {
-  SgdParams p;
-  Vec buf;
-  void step(Vec& param, Vec grad) {
-    if (p.maximize)
-      for (auto& g : grad) g = -g;
-    if (p.weight_decay != 0)
-      for (std::size_t i = 0; i < grad.size(); ++i) grad[i] += p.weight_decay * param[i];
-    if (p.momentum != 0) {
-      if (buf.empty()) {
-        buf = grad;
-      } else {
-        for (std::size_t i = 0; i < grad.size(); ++i)
-          buf[i] = buf[i] * p.momentum + (1 - p.dampening) * grad[i];
-      }
-      if (p.nesterov) {
-        for (std::size_t i = 0; i < grad.size(); ++i) grad[i] += p.momentum * buf[i];
-      } else {
-        grad = buf;
-      }
-    }
-    for (std::size_t i = 0; i < grad.size(); ++i) param[i] -= p.lr * grad[i];
-  }
-};
-
-struct RefAdam {
-  AdamParams p;
-  bool decoupled;
-  Vec m, v, vmax;
-  int step_count = 0;
-  void step(Vec& param, Vec grad) {
-    const std::size_t n = param.size();
-    if (m.empty()) m = v = vmax = Vec(n, 0.0);
-    ++step_count;
-    if (p.maximize)
-      for (auto& g : grad) g = -g;
-    if (decoupled) {
-      for (auto& q : param) q *= 1 - p.lr * p.weight_decay;
-    } else if (p.weight_decay != 0) {
-      for (std::size_t i = 0; i < n; ++i) grad[i] += p.weight_decay * param[i];
-    }
-    const double bc1 = 1 - std::pow(p.beta1, step_count), bc2 = 1 - std::pow(p.beta2, step_count);
-    for (std::size_t i = 0; i < n; ++i) {
-      m[i] = p.beta1 * m[i] + (1 - p.beta1) * grad[i];
-      v[i] = p.beta2 * v[i] + (1 - p.beta2) * grad[i] * grad[i];
-      vmax[i] = std::max(vmax[i], v[i]);
-      const double denom = std::sqrt(p.amsgrad ? vmax[i] : v[i]) / std::sqrt(bc2) + p.eps;
-      param[i] -= p.lr / bc1 * m[i] / denom;
-    }
-  }
-};
-
-}  // namespace
-
-TEST_CASE("sgd_step/matches_reference_over_steps") {
-  const std::vector<SgdParams> configs{
-      {.lr = 0.1},
-      {.lr = 0.05, .momentum = 0.9},
-      {.lr = 0.05, .momentum = 0.9, .dampening = 0.3, .weight_decay = 1e-2},
-      {.lr = 0.05, .momentum = 0.8, .weight_decay = 5e-4, .nesterov = true},
-      {.lr = 0.05, .momentum = 0.5, .maximize = true},
-  };
-  for (const SgdParams& p : configs) {
-    CAPTURE(p.momentum);
-    CAPTURE(p.nesterov);
-    Vec param = random_vec(9, 141), buf(9);
-    VecF param_f = to_float(param), buf_f(9);
-    RefSgd ref{p, {}};
-    Vec ref_param = param;
-    for (int s = 0; s < 4; ++s) {
-      const Vec g = random_vec(9, 142 + s);
-      const VecF gf = to_float(g);
-      sgd_step_cpu(p, 9, param.data(), g.data(), buf.data(), s == 0);
-      sgd_step_cpu(p, 9, param_f.data(), gf.data(), buf_f.data(), s == 0);
-      ref.step(ref_param, Vec(gf.begin(), gf.end()));
-    }
-    check_close(param_f, ref_param, 1e-6);
-  }
-}
-
-TEST_CASE("sgd_step/first_step_buffer_is_the_gradient") {
-  // Dampening does not touch the first buffer: PyTorch clones the gradient into it.
-  const SgdParams p{.lr = 0.1, .momentum = 0.9, .dampening = 0.5};
-  Vec param{1.0}, buf{123.0};
-  const Vec g{2.0};
-  sgd_step_cpu(p, 1, param.data(), g.data(), buf.data(), true);
-  CHECK(buf[0] == 2.0);
-  CHECK(param[0] == doctest::Approx(0.8));
-  sgd_step_cpu(p, 1, param.data(), g.data(), buf.data(), false);
-  CHECK(buf[0] == doctest::Approx(0.9 * 2 + 0.5 * 2));
-  CHECK(param[0] == doctest::Approx(0.8 - 0.1 * 2.8));
-}
-
-TEST_CASE("adam_step/matches_reference_over_steps") {
-  const std::vector<AdamParams> configs{
-      {.lr = 1e-2},
-      {.lr = 1e-2, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 1e-2},
-      {.lr = 1e-2, .weight_decay = 1e-3, .amsgrad = true},
-      {.lr = 1e-2, .maximize = true},
-  };
-  for (bool decoupled : {false, true})
-    for (const AdamParams& p : configs) {
-      CAPTURE(decoupled);
-      CAPTURE(p.weight_decay);
-      CAPTURE(p.amsgrad);
-      Vec param = random_vec(9, 151);
-      VecF pf = to_float(param), m(9), v(9), vmax(9);
-      RefAdam ref{p, decoupled, {}, {}, {}};
-      for (int s = 1; s <= 5; ++s) {
-        const VecF gf = to_float(random_vec(9, 152 + s));
-        (decoupled ? adamw_step_cpu<float> : adam_step_cpu<float>)(p, 9, s, pf.data(), gf.data(), m.data(),
-                                                                   v.data(), vmax.data());
-        ref.step(param, Vec(gf.begin(), gf.end()));
-      }
-      check_close(pf, param, 2e-6);
-    }
-}
-
-TEST_CASE("adam_step/first_step_by_hand") {
-  // After bias correction the first step is lr * g / (|g| + eps), whatever the betas.
-  const AdamParams p{.lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
-  Vec param{1.0}, m{0}, v{0};
-  const Vec g{0.5};
-  adam_step_cpu(p, 1, 1, param.data(), g.data(), m.data(), v.data(), (double*)nullptr);
-  CHECK(param[0] == doctest::Approx(1 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
-
-  // AdamW decays the parameter before the step: 1 * (1 - 0.1 * 0.1) = 0.99.
-  AdamParams pw = p;
-  pw.weight_decay = 0.1;
-  Vec pw_param{1.0}, mw{0}, vw{0};
-  adamw_step_cpu(pw, 1, 1, pw_param.data(), g.data(), mw.data(), vw.data(), (double*)nullptr);
-  CHECK(pw_param[0] == doctest::Approx(0.99 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
 }
