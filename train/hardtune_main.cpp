@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   smoke_cmd->add_option("--seed", smoke.seed, "Seed");
   smoke_cmd->add_option("--out", smoke.out, "Output directory (checkpoint, model)");
   smoke_cmd->add_flag("--resume", smoke.resume, "Continue from OUT/checkpoint.safetensors");
+  smoke_cmd->add_option("--stop-after", smoke.stop_after, "End this run after N epochs (resume later)")
+      ->check(CLI::NonNegativeNumber);
   smoke_cmd->callback([&] { hardtune::run_smoke(smoke); });
 
   try {

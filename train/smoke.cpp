@@ -1,5 +1,6 @@
 #include "train/smoke.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -95,7 +96,8 @@ SmokeResult run_smoke(const SmokeOptions& o) {
   std::fflush(stdout);  // before the progress lines on stderr
 
   SmokeResult result;
-  for (int epoch = start_epoch; epoch < o.epochs; ++epoch) {
+  const int end_epoch = o.stop_after > 0 ? std::min(o.epochs, start_epoch + o.stop_after) : o.epochs;
+  for (int epoch = start_epoch; epoch < end_epoch; ++epoch) {
     net->train();
     Progress progress("epoch " + std::to_string(epoch), o.steps_per_epoch, "step");
     double epoch_loss = 0;
@@ -121,6 +123,11 @@ SmokeResult run_smoke(const SmokeOptions& o) {
     for (auto& kv : nn::with_prefix(adam.state_dict(), "optimizer.")) all.push_back(kv);
     for (auto& kv : nn::with_prefix(schedule.state_dict(), "scheduler.")) all.push_back(kv);
     nn::save_state_dict(all, ckpt, {{"next_epoch", std::to_string(epoch + 1)}, {"seed", std::to_string(o.seed)}});
+  }
+
+  if (end_epoch < o.epochs) {
+    std::printf("smoke: stopped after epoch %d of %d; continue with --resume\n", end_epoch, o.epochs);
+    return result;
   }
 
   // Held-out samples (indices past every training batch), eval mode.

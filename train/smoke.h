@@ -19,6 +19,7 @@ struct SmokeOptions {
   std::uint64_t seed = 1;
   std::string out = "runs/smoke";
   bool resume = false;
+  int stop_after = 0;  // > 0: end this run after that many epochs (time-boxed jobs; --resume continues)
 };
 
 struct SmokeResult {
