@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/elementwise.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -115,6 +116,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
       return autograd::Grads{needs[0] ? dy : Tensor(), db};
     });
   }
+  trace::record("add", out, {&a, &b}, 1.0 * a.numel());
   return out;
 }
 
@@ -137,6 +139,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
       autograd::record(out, "mul", {a, b}, [a, b](const Tensor& dy, const autograd::GradMask& needs) {
         return autograd::Grads{needs[0] ? mul(dy, b) : Tensor(), needs[1] ? mul(dy, a) : Tensor()};
       });
+    trace::record("mul", out, {&a, &b}, 1.0 * a.numel());
     return out;
   }
   const Tensor x = a.contiguous(), s = expand_channels(b, a.size(0));  // (N, C, H, W), (N, C)
@@ -159,6 +162,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
       return autograd::Grads{dx, needs[1] ? reduce_channels(ds, b_shape) : Tensor()};
     });
   }
+  trace::record("mul", out, {&a, &b}, 1.0 * a.numel());
   return out;
 }
 
