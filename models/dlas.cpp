@@ -9,9 +9,10 @@ namespace models {
 
 AggBlock::AggBlock(index_t c, std::shared_ptr<nn::Module> stage, index_t out_channels, bool with_attention)
     : nn::Module("AggBlock") {
-  conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(3 * c, c, nn::Conv2d::Options{.kernel = 1}));
+  // Registration order follows the reference class, so state_dict() lists keys in PyTorch's order.
   agg_layer = register_module("agg_layer", std::move(stage));
   if (with_attention) ch_att = register_module("ch_att", std::make_shared<ChannelAttention>(out_channels, out_channels / 4));
+  conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(3 * c, c, nn::Conv2d::Options{.kernel = 1}));
 }
 
 Tensor AggBlock::forward(const Tensor& cat_levels, const Tensor& previous) {
@@ -29,10 +30,9 @@ DlasNet::DlasNet(const DlasFamily& f, DlasVariant v)
     : MultiModalNet(f.name + (v == DlasVariant::A ? "_A" : v == DlasVariant::B ? "_B" : "_C"),
                     v == DlasVariant::C ? 128 : f.out_channels),
       variant(v) {
+  // The reference registers the fusion parts first and the streams last; we follow it so state_dict()
+  // lists keys in PyTorch's order (loading is by name either way).
   const bool att = v == DlasVariant::B;
-  rgb_backbone = register_module("rgb_backbone", f.make_stream(att));
-  depth_backbone = register_module("depth_backbone", f.make_stream(att));
-  ir_backbone = register_module("ir_backbone", f.make_stream(att));
   layer4 = register_module("layer4", f.make_stage(4, 3 * f.level_channels[2]));
   if (att) ch_att4 = register_module("ch_att4", std::make_shared<ChannelAttention>(f.out_channels, f.out_channels / 4));
   const auto [c1, c2, c3] = f.level_channels;
@@ -44,6 +44,9 @@ DlasNet::DlasNet(const DlasFamily& f, DlasVariant v)
     main_bottleneck = register_module("main_bottleneck", std::make_shared<nn::Conv2d>(f.out_channels, 128, o));
     agg_bottleneck = register_module("agg_bottleneck", std::make_shared<nn::Conv2d>(f.out_channels, 128, o));
   }
+  rgb_backbone = register_module("rgb_backbone", f.make_stream(att));
+  depth_backbone = register_module("depth_backbone", f.make_stream(att));
+  ir_backbone = register_module("ir_backbone", f.make_stream(att));
 }
 
 Tensor DlasNet::features(const Tensor& rgb, const Tensor& depth, const Tensor& ir) {

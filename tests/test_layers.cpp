@@ -58,9 +58,9 @@ TEST_CASE("layers/default_init_matches_torch_distributions") {
   double max_w = 0, max_b = 0;
   for (double v : conv.weight.to_vector()) max_w = std::max(max_w, std::abs(v));
   for (double v : conv.bias.to_vector()) max_b = std::max(max_b, std::abs(v));
-  CHECK(max_w <= bound);
+  CHECK(max_w <= bound * (1 + 1e-6));  // a draw just below the bound may round up to it in f32
   CHECK(max_w > 0.95 * bound);
-  CHECK(max_b <= bound);
+  CHECK(max_b <= bound * (1 + 1e-6));
   PReLU prelu(4);
   CHECK(prelu.weight.to_vector() == std::vector<double>(4, 0.25));
   CHECK_THROWS_AS(Conv2d(3, 4, {.groups = 2}), Error);

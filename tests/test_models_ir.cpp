@@ -166,12 +166,13 @@ TEST_CASE("models_ir/initialisation") {
   // layer4 and agg blocks keep PyTorch's default Conv2d init.
   const Tensor w4 = net.tensor("layer4.0.res_layer.1.weight");  // (128, 192, 3, 3)
   const double bound4 = 1.0 / std::sqrt(192.0 * 9);
-  CHECK(max_abs(w4) <= bound4);
+  constexpr double kF32 = 1.0 + 1e-6;  // a draw just below the bound may round up to it in f32
+  CHECK(max_abs(w4) <= bound4 * kF32);
   CHECK(max_abs(w4) > 0.9 * bound4);
   const Tensor wa = net.tensor("agg_layer1.agg_layer.1.res_layer.3.weight");  // (32, 32, 3, 3)
-  CHECK(max_abs(wa) <= 1.0 / std::sqrt(32.0 * 9));
+  CHECK(max_abs(wa) <= kF32 / std::sqrt(32.0 * 9));
   CHECK(max_abs(net.tensor("agg_layer1.conv1.bias")) > 0.0);
-  CHECK(max_abs(net.tensor("agg_layer1.conv1.bias")) <= 1.0 / std::sqrt(48.0));
+  CHECK(max_abs(net.tensor("agg_layer1.conv1.bias")) <= kF32 / std::sqrt(48.0));
 }
 
 TEST_CASE("models_ir/shapes_at_112_reduced") {

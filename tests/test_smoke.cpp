@@ -2,7 +2,10 @@
 // ends with exactly the weights of an uninterrupted run.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <string>
 
 #include "libnn/io/safetensors.h"
 #include "train/smoke.h"
@@ -10,7 +13,8 @@
 namespace fs = std::filesystem;
 
 TEST_CASE("smoke/learns_and_resumes_exactly") {
-  const fs::path dir = fs::temp_directory_path() / "hardtune_test_smoke";
+  // Per process: test runs from several build trees may share /tmp.
+  const fs::path dir = fs::temp_directory_path() / ("hardtune_test_smoke_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   hardtune::SmokeOptions o;
   o.epochs = 3;

@@ -3,9 +3,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
 
 #include "libnn/core/check.h"
 #include "libnn/core/device.h"
+#include "models/registry.h"
+#include "models/summary.h"
 #include "train/smoke.h"
 
 namespace {
@@ -39,6 +42,35 @@ int main(int argc, char** argv) {
   smoke_cmd->add_option("--stop-after", smoke.stop_after, "End this run after N epochs (resume later)")
       ->check(CLI::NonNegativeNumber);
   smoke_cmd->callback([&] { hardtune::run_smoke(smoke); });
+
+  struct {
+    std::string model, config;
+    long size = 0, batch = 1;
+    bool list = false, detail = false;
+  } summary;
+  auto* summary_cmd = app.add_subcommand("summary", "Layers, output shapes, parameters and FLOPs of a model");
+  summary_cmd->add_option("--model", summary.model, "Model name (see --list)");
+  summary_cmd->add_option("--config", summary.config, "TOML config with a [model] table, instead of --model");
+  summary_cmd->add_option("--size", summary.size, "Input side (default: the model's own, 112)")->check(CLI::Range(8, 1024));
+  summary_cmd->add_option("--batch", summary.batch, "Batch size")->check(CLI::Range(1, 1024));
+  summary_cmd->add_flag("--list", summary.list, "List the registered models");
+  summary_cmd->add_flag("--detail", summary.detail, "One line per op");
+  summary_cmd->callback([&] {
+    if (summary.list) {
+      for (const auto& m : models::list_models()) std::printf("%-28s %s\n", m.name.c_str(), m.description.c_str());
+      return;
+    }
+    if (summary.model.empty() == summary.config.empty())
+      throw nn::Error("summary: give exactly one of --model NAME or --config FILE (--list shows the names)");
+    auto net = summary.config.empty() ? models::build_model(summary.model) : models::build_model_from_config(summary.config);
+    long size = summary.size;
+    if (size == 0) {
+      size = 112;
+      for (const auto& m : models::list_models())
+        if (m.name == summary.model) size = m.input_size;
+    }
+    models::print_summary(models::summarize(*net, size, summary.batch), std::cout, summary.detail);
+  });
 
   try {
     app.parse(argc, argv);

@@ -44,12 +44,14 @@ void fill_uniform(T* out, std::int64_t n, double lo, double hi, const Generator&
 template <typename T>
 void fill_normal(T* out, std::int64_t n, double mean, double stddev, const Generator& gen, std::uint64_t base) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (std::int64_t b = 0; b < (n + 1) / 2; ++b) {
+  for (std::int64_t b = 0; b < (n + 3) / 4; ++b) {
     const auto words = gen.block(base + static_cast<std::uint64_t>(b));
-    for (std::int64_t j = 0; j < 2 && b * 2 + j < n; ++j) {
-      const double u1 = Generator::to_unit(words[2 * j]), u2 = Generator::to_unit(words[2 * j + 1]);
-      const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-      out[b * 2 + j] = static_cast<T>(mean + stddev * z);
+    for (std::int64_t pair = 0; pair < 2; ++pair) {  // both Box-Muller outputs: 4 normals per block
+      const double u1 = Generator::to_unit(words[2 * pair]), u2 = Generator::to_unit(words[2 * pair + 1]);
+      const double r = std::sqrt(-2.0 * std::log(u1)), theta = 2.0 * std::numbers::pi * u2;
+      const std::int64_t i = b * 4 + pair * 2;
+      if (i < n) out[i] = static_cast<T>(mean + stddev * r * std::cos(theta));
+      if (i + 1 < n) out[i + 1] = static_cast<T>(mean + stddev * r * std::sin(theta));
     }
   }
 }

@@ -41,7 +41,7 @@ void manual_seed(std::uint64_t seed);
 // out[i] = lo + (hi - lo) * u_i, u_i from counter base + i / 4, word i % 4.
 template <typename T>
 void fill_uniform(T* out, std::int64_t n, double lo, double hi, const Generator& gen, std::uint64_t base);
-// Box-Muller: element i uses counter base + i / 2, words 2*(i%2) and 2*(i%2)+1.
+// Box-Muller: elements 4b..4b+3 come from counter base + b, (cos, sin) of words (0, 1) and of (2, 3).
 template <typename T>
 void fill_normal(T* out, std::int64_t n, double mean, double stddev, const Generator& gen, std::uint64_t base);
 

@@ -117,7 +117,7 @@ Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen,
 Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
   const index_t n = t.numel();
-  const std::uint64_t base = gen.reserve((n + 1) / 2);
+  const std::uint64_t base = gen.reserve((n + 3) / 4);
   dispatch_floating(dtype, "normal", [&]<typename T>() { fill_normal(t.data<T>(), n, mean, stddev, gen, base); });
   return t;
 }

@@ -1,0 +1,35 @@
+// The model registry: every network by name, and from a TOML config. Names:
+//   resnet34_dlas_{a,b,c}, ir50_dlas_a, ir_se50_dlas_a, ir100_dlas_a, ir152_dlas_a, casia_surf_baseline
+// and reduced variants for fast tests and the demo (same code path, other numbers):
+//   <name>_w4    width x1/4, full depth
+//   <name>_tiny  width x1/8 and 1-2 units per stage
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/net.h"
+
+namespace models {
+
+struct ModelOptions {
+  std::string head = "linear";  // linear | linear_sequential | arc_margin | arc_margin_5e-2
+  index_t num_classes = 2;
+  bool frozen_head = false;  // the reference never trained its classifier (REFERENCE.md §3.3)
+};
+
+struct ModelInfo {
+  std::string name;
+  std::string description;
+  index_t input_size;  // the side the net is meant for (112 for the reference nets)
+};
+
+std::vector<ModelInfo> list_models();
+std::shared_ptr<MultiModalNet> build_model(const std::string& name, const ModelOptions& options = {});
+
+// A TOML file with a [model] table: name = "...", head = "...", num_classes = 2, frozen_head = false.
+std::shared_ptr<MultiModalNet> build_model_from_config(const std::string& path);
+
+}  // namespace models
