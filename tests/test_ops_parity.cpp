@@ -7,11 +7,13 @@
 // errors: their absolute error is then held to ~1e-8, far below f32 resolution of the O(1) values.
 // GEMM-shaped ops (conv2d, linear) reduce over C*R*S terms; an f32 dot product of length K carries an
 // absolute error of order eps * sqrt(K) * |terms| however the sum cancels, so for them the floor is the
-// RMS of the reference output: the error is measured against the scale of the result.
+// RMS of the reference output: the error is measured against the scale of the result. The same holds for
+// the composites built on them (spatial_attention's conv, arc_margin_head's cosine GEMM).
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "libnn/ops/activation.h"
@@ -19,7 +21,10 @@
 #include "libnn/ops/batch_norm.h"
 #include "libnn/ops/conv.h"
 #include "libnn/ops/loss.h"
+#include "libnn/ops/margin.h"
+#include "libnn/ops/math.h"
 #include "libnn/ops/pool.h"
+#include "libnn/ops/reduce.h"
 #include "libnn/ops/tensor_ops.h"
 #include "tests/support/reference.h"
 
@@ -95,6 +100,35 @@ const std::map<std::string, Forward>& op_table() {
        }},
       {"linear", [](Inputs& in, const json&) { return ops::linear(in["x"], in["w"], opt(in, "b")); }},
       {"l2_normalize", [](Inputs& in, const json& p) { return ops::l2_normalize(in["x"], p["dim"].get<int>()); }},
+      {"mean_dim",
+       [](Inputs& in, const json& p) { return ops::mean_dim(in["x"], p["dim"].get<int>(), p["keepdim"].get<bool>()); }},
+      {"amax_dim",
+       [](Inputs& in, const json& p) { return ops::amax_dim(in["x"], p["dim"].get<int>(), p["keepdim"].get<bool>()); }},
+      {"sqrt", [](Inputs& in, const json&) { return ops::sqrt(in["x"]); }},
+      {"clamp",
+       [](Inputs& in, const json& p) {
+         const double inf = std::numeric_limits<double>::infinity();
+         return ops::clamp(in["x"], p["lo"].is_null() ? -inf : p["lo"].get<double>(),
+                           p["hi"].is_null() ? inf : p["hi"].get<double>());
+       }},
+      {"spatial_attention",  // models::SpatialAttention, composed from the ops it uses
+       [](Inputs& in, const json& p) {
+         const Tensor& x = in["x"];
+         const Tensor maps = ops::cat({ops::mean_dim(x, 1, true), ops::amax_dim(x, 1, true)}, 1);
+         const index_t pad = p["padding"].get<index_t>();
+         return ops::mul(x, ops::sigmoid(ops::conv2d(maps, in["w"], opt(in, "b"), {.padding = pad})));
+       }},
+      {"arc_margin",
+       [](Inputs& in, const json& p) {
+         return ops::arc_margin(in["cos"], in["target"], p["s"].get<double>(), p["m"].get<double>(),
+                                p["easy_margin"].get<bool>());
+       }},
+      {"arc_margin_head",  // models::ArcMarginHead in training mode, composed from the ops it uses
+       [](Inputs& in, const json& p) {
+         const Tensor cos = ops::linear(ops::l2_normalize(in["x"]), ops::l2_normalize(in["w"]));
+         return ops::arc_margin(cos, in["target"], p["s"].get<double>(), p["m"].get<double>(),
+                                p["easy_margin"].get<bool>());
+       }},
   };
   return table;
 }
@@ -118,7 +152,7 @@ TEST_CASE("ops/pytorch_parity") {
     const Tensor y = it->second(in, p);
     y.backward(reference_tensor("ops", name, "dy"));
 
-    const bool gemm_shaped = op == "conv2d" || op == "linear";
+    const bool gemm_shaped = op == "conv2d" || op == "linear" || op == "arc_margin_head" || op == "spatial_attention";
     auto compare = [&](const Tensor& actual, const std::string& role) {
       const Tensor expected = reference_tensor("ops", name, role);
       return check_close(actual, expected, kRtol, name + "." + role, gemm_shaped ? rms(expected) : kFloor);

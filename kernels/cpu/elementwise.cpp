@@ -83,6 +83,60 @@ void channel_mul_backward_cpu(index_t N, index_t C, index_t HW, const T* dy, con
 }
 
 template <typename T>
+void spatial_mul_forward_cpu(index_t N, index_t C, index_t HW, const T* x, const T* s, T* y) {
+#pragma omp parallel for schedule(static) if (N * C * HW >= kParallelMin)
+  for (index_t nc = 0; nc < N * C; ++nc) {
+    const T* g = s + (nc / C) * HW;
+    for (index_t k = 0; k < HW; ++k) y[nc * HW + k] = x[nc * HW + k] * g[k];
+  }
+}
+
+template <typename T>
+void spatial_mul_backward_cpu(index_t N, index_t C, index_t HW, const T* dy, const T* x, const T* s,
+                              T* dx, T* ds) {
+  // One sample per iteration: ds (a sum over channels) is then accumulated in a fixed order.
+#pragma omp parallel for schedule(static) if (N * C * HW >= kParallelMin)
+  for (index_t n = 0; n < N; ++n) {
+    const T* g = s + n * HW;
+    std::vector<double> acc(ds ? static_cast<std::size_t>(HW) : 0, 0.0);
+    for (index_t c = 0; c < C; ++c) {
+      const index_t base = (n * C + c) * HW;
+      for (index_t k = 0; k < HW; ++k) {
+        const T d = dy[base + k];
+        if (ds) acc[k] += double(d) * double(x[base + k]);
+        if (dx) dx[base + k] = d * g[k];
+      }
+    }
+    if (ds)
+      for (index_t k = 0; k < HW; ++k) ds[n * HW + k] = T(acc[k]);
+  }
+}
+
+template <typename T>
+void sqrt_forward_cpu(index_t n, const T* x, T* y) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (index_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+}
+
+template <typename T>
+void sqrt_backward_cpu(index_t n, const T* dy, const T* y, T* dx) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (index_t i = 0; i < n; ++i) dx[i] = dy[i] / (T(2) * y[i]);
+}
+
+template <typename T>
+void clamp_forward_cpu(index_t n, const T* x, T lo, T hi, T* y) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (index_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+}
+
+template <typename T>
+void clamp_backward_cpu(index_t n, const T* dy, const T* x, T lo, T hi, T* dx) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (index_t i = 0; i < n; ++i) dx[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : T(0);
+}
+
+template <typename T>
 void l2_normalize_forward_cpu(index_t N, index_t D, const T* x, T* y, T* norm, double eps) {
 #pragma omp parallel for schedule(static) if (N * D >= kParallelMin)
   for (index_t i = 0; i < N; ++i) {
@@ -172,6 +226,13 @@ void sum_squares_cpu(index_t n, const T* x, T* out) {
   template void channel_mul_forward_cpu<T>(index_t, index_t, index_t, const T*, const T*, T*);       \
   template void channel_mul_backward_cpu<T>(index_t, index_t, index_t, const T*, const T*, const T*, \
                                             T*, T*);                                                 \
+  template void spatial_mul_forward_cpu<T>(index_t, index_t, index_t, const T*, const T*, T*);       \
+  template void spatial_mul_backward_cpu<T>(index_t, index_t, index_t, const T*, const T*, const T*, \
+                                            T*, T*);                                                 \
+  template void sqrt_forward_cpu<T>(index_t, const T*, T*);                                          \
+  template void sqrt_backward_cpu<T>(index_t, const T*, const T*, T*);                               \
+  template void clamp_forward_cpu<T>(index_t, const T*, T, T, T*);                                   \
+  template void clamp_backward_cpu<T>(index_t, const T*, const T*, T, T, T*);                        \
   template void l2_normalize_forward_cpu<T>(index_t, index_t, const T*, T*, T*, double);             \
   template void l2_normalize_backward_cpu<T>(index_t, index_t, const T*, const T*, const T*, T*,     \
                                              double);                                                \

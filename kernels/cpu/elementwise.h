@@ -1,5 +1,6 @@
 // Elementwise arithmetic, the (N, C, H, W) * (N, C, 1, 1) channel-broadcast multiply (squeeze-excitation
-// and attention gates), l2_normalize over rows, dropout from a given mask, and whole-array reductions.
+// and attention gates) and the (N, C, H, W) * (N, 1, H, W) spatial one (spatial attention), sqrt and
+// clamp, l2_normalize over rows, dropout from a given mask, and whole-array reductions.
 // Outputs are assigned (=) unless the contract says +=. Elementwise outputs may alias an input exactly
 // (in-place), never with an offset. Reductions accumulate in double over fixed blocks summed in order,
 // so they do not depend on the number of threads.
@@ -46,6 +47,33 @@ void channel_mul_forward_cpu(index_t N, index_t C, index_t HW, const T* x, const
 template <typename T>
 void channel_mul_backward_cpu(index_t N, index_t C, index_t HW, const T* dy, const T* x, const T* s,
                               T* dx, T* ds);
+
+// x, y (N, C, HW), s (N, HW): y = x * s[n, k], one gate per position shared by all channels.
+template <typename T>
+void spatial_mul_forward_cpu(index_t N, index_t C, index_t HW, const T* x, const T* s, T* y);
+
+// dx (N, C, HW) = dy * s[n, k]; ds (N, HW) = sum over C of dy * x (in double, channels in order).
+// dx, ds may each be null. dx may alias dy; ds aliases nothing.
+template <typename T>
+void spatial_mul_backward_cpu(index_t N, index_t C, index_t HW, const T* dy, const T* x, const T* s,
+                              T* dx, T* ds);
+
+// y (n) = sqrt(x) (NaN for x < 0, as std::sqrt). y may alias x.
+template <typename T>
+void sqrt_forward_cpu(index_t n, const T* x, T* y);
+
+// dx (n) = dy / (2 y), from the forward's output y, as PyTorch (inf or NaN where y == 0). dx may alias dy.
+template <typename T>
+void sqrt_backward_cpu(index_t n, const T* dy, const T* y, T* dx);
+
+// y (n) = x < lo ? lo : x > hi ? hi : x, with lo <= hi (either may be infinite); NaN propagates.
+template <typename T>
+void clamp_forward_cpu(index_t n, const T* x, T lo, T hi, T* y);
+
+// dx (n) = lo <= x <= hi ? dy : 0 (the bounds themselves pass the gradient, as PyTorch's clamp_backward).
+// dx may alias dy.
+template <typename T>
+void clamp_backward_cpu(index_t n, const T* dy, const T* x, T lo, T hi, T* dx);
 
 // torch.nn.functional.normalize(x, p=2, dim=1, eps): x, y (N, D), y = x / max(||x_row||, eps).
 // norm (N), may be null, saves ||x_row|| for the backward. y may alias x.

@@ -125,6 +125,9 @@ Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator&
 index_t Tensor::size(int d) const { return shape()[wrap_dim(d, dim(), "size")]; }
 
 bool Tensor::is_contiguous() const {
+  // An empty tensor is contiguous whatever its strides (as in PyTorch); contiguous_strides gives a size-0
+  // dim stride 1, which the loop below would otherwise reject, and fill_ would then recurse forever.
+  if (numel() == 0) return true;
   index_t expected = 1;
   for (int i = dim() - 1; i >= 0; --i) {
     if (shape()[i] == 1) continue;  // the stride of a size-1 dim is irrelevant

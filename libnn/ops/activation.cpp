@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/activation.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -44,6 +45,7 @@ Tensor relu(const Tensor& x) {
           dy, y_saved, "relu_backward",
           [](index_t n, const auto* d, const auto* yy, auto* dx) { kern::relu_backward_cpu(n, d, yy, dx); })};
     });
+  trace::record("relu", y, {&x}, static_cast<double>(x.numel()));
   return y;
 }
 
@@ -57,6 +59,7 @@ Tensor sigmoid(const Tensor& x) {
           dy, y_saved, "sigmoid_backward",
           [](index_t n, const auto* d, const auto* yy, auto* dx) { kern::sigmoid_backward_cpu(n, d, yy, dx); })};
     });
+  trace::record("sigmoid", y, {&x}, 4.0 * x.numel());
   return y;
 }
 
@@ -88,6 +91,7 @@ Tensor prelu(const Tensor& x_in, const Tensor& weight_in) {
                        });
                        return autograd::Grads{dx, dw};
                      });
+  trace::record("prelu", y, {&x_in, &weight_in}, 2.0 * x_in.numel());
   return y;
 }
 

@@ -4,10 +4,13 @@
 // add and mul also take b of shape (N, C, 1, 1) or (1, C, 1, 1) against a (N, C, H, W): a shared
 // (1, C, 1, 1) operand is first expanded to (N, C) so that both cases run the same per-sample kernels,
 // and its gradient is then reduced over N in a fixed order (deterministic, thread-count independent).
+// mul also takes b (N, 1, H, W) against a (N, C, H, W) (spatial attention's gate); its gradient sums
+// over channels per sample in channel order.
 #include "libnn/ops/arith.h"
 
 #include "kernels/cpu/elementwise.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -115,6 +118,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
       return autograd::Grads{needs[0] ? dy : Tensor(), db};
     });
   }
+  trace::record("add", out, {&a, &b}, 1.0 * a.numel());
   return out;
 }
 
@@ -128,7 +132,41 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+namespace {
+
+// a (N, C, H, W) * b (N, 1, H, W): one gate per position for all channels (spatial attention).
+bool is_spatial_broadcast(const Tensor& a, const Tensor& b) {
+  return a.defined() && b.defined() && a.dim() == 4 && b.dim() == 4 && a.size(1) != 1 && b.size(0) == a.size(0) &&
+         b.size(1) == 1 && b.size(2) == a.size(2) && b.size(3) == a.size(3);
+}
+
+Tensor spatial_mul(const Tensor& a, const Tensor& b) {
+  check_pair(a, b, "mul");
+  const Tensor x = a.contiguous(), s = b.contiguous();  // (N, C, H, W), (N, 1, H, W)
+  const index_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  dispatch_floating(x.dtype(), "mul", [&]<typename T>() {
+    kern::spatial_mul_forward_cpu(N, C, HW, x.data<T>(), s.data<T>(), out.data<T>());
+  });
+  if (autograd::needs_grad({&a, &b}))
+    autograd::record(out, "mul", {a, b}, [x, s](const Tensor& dy_in, const autograd::GradMask& needs) {
+      const Tensor dy = dy_in.contiguous();
+      const index_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+      Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+      Tensor ds = needs[1] ? Tensor::empty(s.shape(), x.dtype(), x.device()) : Tensor();
+      dispatch_floating(x.dtype(), "mul_backward", [&]<typename T>() {
+        kern::spatial_mul_backward_cpu(N, C, HW, dy.data<T>(), x.data<T>(), s.data<T>(),
+                                       needs[0] ? dx.data<T>() : nullptr, needs[1] ? ds.data<T>() : nullptr);
+      });
+      return autograd::Grads{dx, ds};
+    });
+  return out;
+}
+
+}  // namespace
+
 Tensor mul(const Tensor& a, const Tensor& b) {
+  if (is_spatial_broadcast(a, b)) return spatial_mul(a, b);
   const Broadcast mode = classify(a, b, "mul");
   if (mode == Broadcast::none) {
     Tensor out =
@@ -137,6 +175,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
       autograd::record(out, "mul", {a, b}, [a, b](const Tensor& dy, const autograd::GradMask& needs) {
         return autograd::Grads{needs[0] ? mul(dy, b) : Tensor(), needs[1] ? mul(dy, a) : Tensor()};
       });
+    trace::record("mul", out, {&a, &b}, 1.0 * a.numel());
     return out;
   }
   const Tensor x = a.contiguous(), s = expand_channels(b, a.size(0));  // (N, C, H, W), (N, C)
@@ -159,6 +198,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
       return autograd::Grads{dx, needs[1] ? reduce_channels(ds, b_shape) : Tensor()};
     });
   }
+  trace::record("mul", out, {&a, &b}, 1.0 * a.numel());
   return out;
 }
 

@@ -1,5 +1,7 @@
 // Elementwise arithmetic and reductions. Binary ops take equal shapes, or for mul/add a second
-// operand of shape (N, C, 1, 1) against (N, C, H, W): the broadcast that SE and attention need.
+// operand of shape (N, C, 1, 1) or (1, C, 1, 1) against (N, C, H, W): the broadcast that SE and channel
+// attention need; mul also takes (N, 1, H, W) against (N, C, H, W), the spatial-attention gate.
+// Reductions along one dimension are in reduce.h.
 #pragma once
 
 #include "libnn/core/tensor.h"

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/batch_norm.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -81,6 +82,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
                          });
                          return autograd::Grads{dx, dw, db};
                        });
+    trace::record("batch_norm", y, {&x_in, &weight_in}, 4.0 * x_in.numel());
     return y;
   }
 
@@ -107,6 +109,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
                        });
                        return autograd::Grads{dx, dw, db};
                      });
+  trace::record("batch_norm", y, {&x_in, &weight_in}, 4.0 * x_in.numel());
   return y;
 }
 

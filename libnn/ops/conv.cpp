@@ -3,6 +3,7 @@
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/gemm.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/trace.h"
 
 namespace nn::ops {
 
@@ -83,6 +84,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
       return g;
     });
   }
+  trace::record("conv2d", y, {&x_in, &w_in, &b_in}, p.flops());
   return y;
 }
 
@@ -140,6 +142,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
       return g;
     });
   }
+  trace::record("linear", y, {&x_in, &w_in, &b_in}, 2.0 * N * in * out);
   return y;
 }
 

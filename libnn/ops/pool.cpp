@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/pool.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -66,6 +67,7 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding)
                        });
                        return autograd::Grads{dx};
                      });
+  trace::record("max_pool2d", y, {&x_in}, 1.0 * x_in.numel());
   return y;
 }
 
@@ -84,6 +86,7 @@ Tensor avg_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding,
                         [&]<typename T>() { kern::avg_pool2d_backward_cpu(p, dy.data<T>(), dx.data<T>()); });
       return autograd::Grads{dx};
     });
+  trace::record("avg_pool2d", y, {&x_in}, 1.0 * x_in.numel());
   return y;
 }
 
@@ -107,6 +110,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, Size2 output_size) {
                        });
                        return autograd::Grads{dx};
                      });
+  trace::record("adaptive_avg_pool2d", y, {&x_in}, 1.0 * x_in.numel());
   return y;
 }
 
@@ -133,6 +137,7 @@ Tensor global_max_pool2d(const Tensor& x_in) {
                        });
                        return autograd::Grads{dx};
                      });
+  trace::record("global_max_pool2d", y, {&x_in}, 1.0 * x_in.numel());
   return y;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "libnn/autograd/node.h"
+#include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -59,6 +60,7 @@ Tensor cat(const std::vector<Tensor>& tensors_in, int dim_in) {
       }
       return grads;
     });
+  trace::record("cat", out, {}, 0.0);
   return out;
 }
 

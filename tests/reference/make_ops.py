@@ -5,10 +5,12 @@ Run with Debian's interpreter: /usr/bin/python3 tests/reference/make_ops.py
 Each case is one line of CASES: name, op, op parameters, input shapes. Inputs are drawn in f32; PyTorch
 then evaluates the op in f64 on those exact f32 values and the results are rounded to f32, so the C++
 test's tolerance measures our f32 error rather than PyTorch's own f32 rounding. Stored per case:
-inputs (x, w, b, rm, rv, target, cw, x0.., a), dy (random), y, and d<input> = dL/d<input> for
+inputs (x, w, b, rm, rv, target, cw, x0.., a, cos), dy (random), y, and d<input> = dL/d<input> for
 L = sum(y * dy); batch_norm training cases also store rm_out / rv_out, the updated running statistics.
 The metadata of each case lists its "inputs" and differentiable "grads" so the C++ test is generic.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -60,6 +62,27 @@ CASES = [
     ("conv_depthwise",         "conv2d",              dict(stride=[1, 1], padding=[1, 1], dilation=[1, 1], groups=5), dict(x=(3, 5, 6, 7), w=(5, 1, 3, 3))),
     ("linear_head",            "linear",              dict(),                                                        dict(x=(4, 512), w=(2, 512), b=(2,))),
     ("linear_nobias",          "linear",              dict(),                                                        dict(x=(3, 17), w=(9, 17))),
+    # Appended (the generator draws in CASES order, so new lines go last and leave earlier data unchanged).
+    ("mean_dim_channel",       "mean_dim",            dict(dim=1, keepdim=True),                                     dict(x=(2, 16, 5, 6))),
+    ("mean_dim_last",          "mean_dim",            dict(dim=-1, keepdim=False),                                   dict(x=(3, 4, 7))),
+    ("mean_dim_batch",         "mean_dim",            dict(dim=0, keepdim=False),                                    dict(x=(5, 8))),
+    ("amax_dim_channel",       "amax_dim",            dict(dim=1, keepdim=True),                                     dict(x=(2, 16, 5, 6))),
+    ("amax_dim_mid",           "amax_dim",            dict(dim=2, keepdim=False),                                    dict(x=(2, 3, 9, 4))),
+    ("amax_dim_last",          "amax_dim",            dict(dim=-1, keepdim=True),                                    dict(x=(6, 11))),
+    ("sqrt",                   "sqrt",                dict(),                                                        dict(x=(4, 33))),
+    ("clamp",                  "clamp",               dict(lo=-0.5, hi=0.8),                                         dict(x=(4, 5, 6))),
+    ("clamp_min",              "clamp",               dict(lo=0.0, hi=None),                                         dict(x=(64,))),
+    ("mul_spatial",            "mul",                 dict(),                                                        dict(a=(2, 8, 5, 5), b=(2, 1, 5, 5))),
+    ("spatial_attention",      "spatial_attention",   dict(padding=3),                                               dict(x=(2, 8, 9, 7), w=(1, 2, 7, 7), b=(1,))),
+    ("spatial_attention_k3",   "spatial_attention",   dict(padding=1),                                               dict(x=(1, 5, 6, 6), w=(1, 2, 3, 3))),
+    # arc_margin: target_cos overrides cos[i, target[i]] for the first rows (both branches, the 0 boundary).
+    ("arc_margin_easy",        "arc_margin",          dict(s=30.0, m=0.5, easy_margin=True, target_cos=[0.0, -0.4, 0.7]),  dict(cos=(16, 4), target=(16,))),
+    ("arc_margin_hard",        "arc_margin",          dict(s=30.0, m=0.5, easy_margin=False, target_cos=[-0.95, -0.9, -0.5, 0.0, 0.3, 0.95]), dict(cos=(16, 4), target=(16,))),
+    ("arc_margin_5e-2",        "arc_margin",          dict(s=30.0, m=0.05, easy_margin=True, target_cos=[0.0, -0.2, 0.6]),  dict(cos=(8, 2), target=(8,))),
+    # arc_margin_head = ArcMarginProduct in training mode: x[i] = align[i] * w[target[i]] + noise spreads cos.
+    ("arc_head_easy",          "arc_margin_head",     dict(s=30.0, m=0.5, easy_margin=True, align=[-2.0, -0.5, 0.3, 1.0, 3.0]), dict(x=(8, 64), w=(2, 64), target=(8,))),
+    ("arc_head_hard",          "arc_margin_head",     dict(s=30.0, m=0.5, easy_margin=False, align=[-6.0, -3.0, -1.0, 0.5, 2.0]), dict(x=(8, 64), w=(2, 64), target=(8,))),
+    ("arc_head_5e-2",          "arc_margin_head",     dict(s=30.0, m=0.05, easy_margin=True, align=[-1.0, 0.2, 1.5]),  dict(x=(6, 512), w=(2, 512), target=(6,))),
 ]
 
 NOT_DIFFERENTIABLE = {"target", "cw", "rm", "rv"}
@@ -69,7 +92,7 @@ def make_inputs(op, params, shapes, gen):
     inputs = {}
     for role, shape in shapes.items():
         if role == "target":
-            c = shapes["x"][1]
+            c = shapes["w"][0] if op == "arc_margin_head" else shapes["cos" if op == "arc_margin" else "x"][1]
             t = torch.randint(0, c, shape, generator=gen)
             for r in params.get("ignore_rows", []):
                 t[r] = -100
@@ -78,8 +101,18 @@ def make_inputs(op, params, shapes, gen):
             inputs[role] = torch.rand(shape, generator=gen) + 0.5
         elif role == "w" and op == "prelu":
             inputs[role] = torch.rand(shape, generator=gen) * 0.5 - 0.1
+        elif role == "x" and op == "sqrt":
+            inputs[role] = torch.rand(shape, generator=gen) * 4 + 0.1
+        elif role == "cos":
+            inputs[role] = torch.rand(shape, generator=gen) * 1.96 - 0.98
         else:
             inputs[role] = torch.randn(shape, generator=gen)
+    if op == "arc_margin":
+        for i, v in enumerate(params.get("target_cos", [])):
+            inputs["cos"][i, inputs["target"][i]] = v
+    if op == "arc_margin_head":
+        for i, a in enumerate(params["align"]):
+            inputs["x"][i] += a * inputs["w"][inputs["target"][i]]
     if op == "batch_norm":
         c = shapes["x"][1]
         inputs["w"] = torch.rand(c, generator=gen) + 0.5
@@ -122,7 +155,37 @@ def forward(op, p, t):
         return F.linear(t["x"], t["w"], t.get("b"))
     if op == "l2_normalize":
         return F.normalize(t["x"], p=2.0, dim=p["dim"], eps=1e-12)
+    if op == "mean_dim":
+        return torch.mean(t["x"], dim=p["dim"], keepdim=p["keepdim"])
+    if op == "amax_dim":
+        return torch.max(t["x"], dim=p["dim"], keepdim=p["keepdim"]).values
+    if op == "sqrt":
+        return torch.sqrt(t["x"])
+    if op == "clamp":
+        return torch.clamp(t["x"], p["lo"], p["hi"])
+    if op == "spatial_attention":  # the reference's SpatialAttention: cat(avg, max) -> conv -> sigmoid -> x *
+        maps = torch.cat([torch.mean(t["x"], dim=1, keepdim=True), torch.max(t["x"], dim=1, keepdim=True).values], 1)
+        return t["x"] * torch.sigmoid(F.conv2d(maps, t["w"], t.get("b"), padding=p["padding"]))
+    if op == "arc_margin":
+        return arc_margin(t["cos"], t["target"], p)
+    if op == "arc_margin_head":
+        return arc_margin(F.linear(F.normalize(t["x"]), F.normalize(t["w"])), t["target"], p)
     raise ValueError(op)
+
+
+def arc_margin(cos, label, p):
+    """ArcMarginProduct.forward in training mode (REFERENCE.md 1.6), with sine clamped at 0 as libnn does
+    (the reference takes sqrt(1 - cos^2) unclamped: NaN once rounding pushes |cos| past 1)."""
+    s, m = p["s"], p["m"]
+    sine = torch.sqrt((1.0 - torch.pow(cos, 2)).clamp(min=0))
+    phi = cos * math.cos(m) - sine * math.sin(m)
+    if p["easy_margin"]:
+        phi = torch.where(cos > 0, phi, cos)
+    else:
+        phi = torch.where(cos > math.cos(math.pi - m), phi, cos - math.sin(math.pi - m) * m)
+    one_hot = torch.zeros_like(cos)
+    one_hot.scatter_(1, label.view(-1, 1).long(), 1)
+    return s * ((one_hot * phi) + ((1.0 - one_hot) * cos))
 
 
 def main():
