@@ -12,8 +12,11 @@ parameter gradient of that step ("grad0.<key>"), the BN running statistics after
 losses of STEPS Adam steps (betas 0.5/0.999 as in the recipe) in train mode, and the eval-mode logits
 after them. BN affine parameters, running statistics and PReLU slopes are moved away from their defaults
 so that loading them is actually tested. Inputs are shared per family (case "<family>_inputs").
-Everything is computed in float64 and stored as f32.
+Everything is computed in float64 and stored as f32. With --check-counts the script first checks that
+the same classes at full size have the parameter counts of REFERENCE.md §1.7 (needs ~2 GB of memory).
 """
+import sys
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -24,6 +27,13 @@ STEPS = 5
 BATCH = 2
 LR = 1e-4
 BETAS = (0.5, 0.999)
+# Not the recipe's 1e-8: in train mode some IR-DLAS parameters have a gradient that is zero in exact
+# arithmetic (the last BN biases of agg_layer1/2's units and the BN after their conv shortcut: A1 and A2
+# feed only BN-normalised paths, so a per-channel shift of them cannot change the loss). Such a gradient is
+# f64 round-off (1e-17) here and f32 round-off (1e-8) in the C++ run; with eps 1e-8 Adam would turn the
+# latter into steps of about lr that the reference does not take, and the eval logits would differ by
+# ~1e-4. eps 1e-6 keeps those steps ~50x smaller and is still far below every real gradient (>= 3e-5).
+EPS = 1e-6
 
 
 # ---- DLAS-B channel attention (§1.5) ------------------------------------------------------------------
@@ -246,7 +256,7 @@ def run_case(ref, name, params, net, inputs, labels):
     net.double()  # weights were made in f32: f32-representable
     init = {k: v.clone() for k, v in net.state_dict().items()}
     rgb, depth, ir = inputs
-    opt = torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS)
+    opt = torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS)
     net.train()
     losses, tensors = [], {}
     for step in range(STEPS):
@@ -266,7 +276,7 @@ def run_case(ref, name, params, net, inputs, labels):
     tensors["losses"] = torch.tensor(losses, dtype=torch.float64)
     tensors.update({f"init.{k}": f32(v) for k, v in init.items()})
     n_params = sum(p.numel() for p in net.parameters())
-    params = dict(params, steps=STEPS, lr=LR, beta1=BETAS[0], beta2=BETAS[1], batch=BATCH, params=n_params)
+    params = dict(params, steps=STEPS, lr=LR, beta1=BETAS[0], beta2=BETAS[1], eps=EPS, batch=BATCH, params=n_params)
     ref.case(name, params, **tensors)
     print(f"{name}: {n_params} params, losses {['%.6f' % v for v in losses]}")
 
@@ -279,11 +289,28 @@ def make_inputs(ref, family, size, seed):
     return (rgb.double(), depth.double(), ir.double()), labels
 
 
+def check_full_counts():
+    """The full-size nets have the parameter counts computed on the original classes (REFERENCE.md §1.7)."""
+    def count(net):
+        return sum(p.numel() for k, p in net.named_parameters() if not k.startswith("classifier"))
+    rn = ResNetCaffeFamily([32, 64, 128, 256, 512], [1, 2, 5, 3])
+    for variant, expected in (("A", 61059520), ("B", 61495088), ("C", 61190848)):
+        assert count(DLAS(rn, variant)) == expected, variant
+    for se, expected in ((0, 99335552), (16, 100028288)):
+        assert count(DLAS(IRFamily([64, 64, 128, 256, 512], [3, 4, 14, 3], se), "A")) == expected, se
+    print("full-size parameter counts match REFERENCE.md 1.7")
+
+
 def main():
     torch.set_num_threads(2)
+    if "--check-counts" in sys.argv:
+        check_full_counts()
     ref = Reference("models")
 
-    # ResNetCaffe: 64x64 -> L1 30, L2 14, L3 6, layer4 2x2.
+    # Widths are cut below the full nets' so that the file stays small (< 3 MB: every parameter is stored
+    # twice, init and grad0, in f32); the block/unit counts keep every index pattern (a stage with one and
+    # with several blocks). ResNetCaffe: 64x64 -> L1 30, L2 14, L3 6, layer4 2x2 (the smallest input that
+    # leaves layer4 more than 1x1 for BN).
     rn_widths, rn_blocks = [4, 8, 8, 8, 16], [1, 1, 2, 1]
     inputs, labels = make_inputs(ref, "resnet34", 64, 1)
     for seed, variant in enumerate("ABC"):
@@ -292,7 +319,8 @@ def main():
         run_case(ref, f"resnet34_dlas_{variant.lower()}", dict(widths=rn_widths, blocks=rn_blocks, variant=variant,
                                                                inputs="resnet34_inputs"), net, inputs, labels)
 
-    # IR: 32x32 -> L1 16, L2 8, L3 4, layer4 2x2. layer1 unit 0 has the MaxPool(1, 2) shortcut.
+    # IR: 32x32 -> L1 16, L2 8, L3 4, layer4 2x2. Shortcuts: MaxPool(1, 2) in layer1/2 unit 0 and
+    # agg_layer1 unit 0, MaxPool(1, 1) in later units, conv + BN in layer3, layer4, agg_layer2/3 unit 0.
     ir_widths, ir_units = [8, 8, 8, 12, 16], [1, 2, 2, 1]
     inputs, labels = make_inputs(ref, "ir50", 32, 2)
     for name, se in (("ir50_dlas_a", 0), ("ir_se50_dlas_a", 4)):
