@@ -9,6 +9,9 @@ namespace kern {
 
 using index_t = std::int64_t;
 
+// Below this many elements an OpenMP loop runs serially: starting threads costs more than the loop.
+constexpr index_t kParallelMin = 1 << 15;
+
 // conv2d: x (N, C, H, W), w (K, C/groups, R, S), optional bias (K), y (N, K, P, Q).
 struct Conv2dParams {
   index_t N = 1, C = 1, H = 1, W = 1;  // input

@@ -6,8 +6,6 @@
 
 namespace kern {
 
-// Below this many elements, starting threads costs more than the loop.
-constexpr index_t kParallelMin = 1 << 15;
 
 template <typename T>
 void relu_forward_cpu(index_t n, const T* x, T* y) {

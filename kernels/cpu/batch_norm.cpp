@@ -12,7 +12,7 @@ void batch_norm_forward_train_cpu(const BatchNormParams& p, const T* x, const T*
                                   T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var) {
   const index_t N = p.N, C = p.C, HW = p.HW;
   const double n = double(N * HW);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C * HW >= kParallelMin)
   for (index_t c = 0; c < C; ++c) {
     double sum = 0;
     for (index_t i = 0; i < N; ++i) {
@@ -51,7 +51,7 @@ template <typename T>
 void batch_norm_forward_eval_cpu(const BatchNormParams& p, const T* x, const T* gamma, const T* beta,
                                  const T* running_mean, const T* running_var, T* y) {
   const index_t N = p.N, C = p.C, HW = p.HW;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (N * C * HW >= kParallelMin)
   for (index_t i = 0; i < N; ++i) {
     for (index_t c = 0; c < C; ++c) {
       const double invstd = 1.0 / std::sqrt(double(running_var[c]) + p.eps);
@@ -69,7 +69,7 @@ void batch_norm_backward_train_cpu(const BatchNormParams& p, const T* dy, const 
                                    const T* save_mean, const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
   const index_t N = p.N, C = p.C, HW = p.HW;
   const double n = double(N * HW);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C * HW >= kParallelMin)
   for (index_t c = 0; c < C; ++c) {
     const double mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
@@ -103,7 +103,7 @@ void batch_norm_backward_eval_cpu(const BatchNormParams& p, const T* dy, const T
                                   const T* running_mean, const T* running_var, T* dx, T* dgamma,
                                   T* dbeta) {
   const index_t N = p.N, C = p.C, HW = p.HW;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C * HW >= kParallelMin)
   for (index_t c = 0; c < C; ++c) {
     const double mean = running_mean[c];
     const double invstd = 1.0 / std::sqrt(double(running_var[c]) + p.eps);

@@ -8,8 +8,6 @@
 
 namespace kern {
 
-// Below this many elements, starting threads costs more than the loop.
-constexpr index_t kParallelMin = 1 << 15;
 
 template <typename T>
 void add_cpu(index_t n, const T* a, const T* b, T* y) {

@@ -12,7 +12,7 @@ namespace kern {
 template <typename T>
 void max_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y, std::int64_t* indices) {
   const index_t H = p.H, W = p.W, P = p.P(), Q = p.Q();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.N * p.C * P * Q * p.kernel_h * p.kernel_w >= kParallelMin)
   for (index_t plane = 0; plane < p.N * p.C; ++plane) {
     const T* xp = x + plane * H * W;
     for (index_t oh = 0; oh < P; ++oh) {
@@ -46,7 +46,7 @@ void max_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y, std::int64_
 template <typename T>
 void max_pool2d_backward_cpu(const Pool2dParams& p, const T* dy, const std::int64_t* indices, T* dx) {
   const index_t HW = p.H * p.W, PQ = p.P() * p.Q();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.N * p.C * HW >= kParallelMin)
   for (index_t plane = 0; plane < p.N * p.C; ++plane) {
     T* dxp = dx + plane * HW;
     std::fill(dxp, dxp + HW, T(0));
@@ -79,7 +79,7 @@ AvgWindow avg_window(const Pool2dParams& p, index_t oh, index_t ow) {
 template <typename T>
 void avg_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y) {
   const index_t H = p.H, W = p.W, P = p.P(), Q = p.Q();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.N * p.C * P * Q * p.kernel_h * p.kernel_w >= kParallelMin)
   for (index_t plane = 0; plane < p.N * p.C; ++plane) {
     const T* xp = x + plane * H * W;
     for (index_t oh = 0; oh < P; ++oh) {
@@ -97,7 +97,7 @@ void avg_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y) {
 template <typename T>
 void avg_pool2d_backward_cpu(const Pool2dParams& p, const T* dy, T* dx) {
   const index_t H = p.H, W = p.W, P = p.P(), Q = p.Q();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.N * p.C * H * W >= kParallelMin)
   for (index_t plane = 0; plane < p.N * p.C; ++plane) {
     T* dxp = dx + plane * H * W;
     std::fill(dxp, dxp + H * W, T(0));
@@ -114,7 +114,7 @@ void avg_pool2d_backward_cpu(const Pool2dParams& p, const T* dy, T* dx) {
 
 template <typename T>
 void global_avg_pool_forward_cpu(index_t planes, index_t HW, const T* x, T* y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelMin)
   for (index_t i = 0; i < planes; ++i) {
     double sum = 0;
     for (index_t k = 0; k < HW; ++k) sum += x[i * HW + k];
@@ -124,7 +124,7 @@ void global_avg_pool_forward_cpu(index_t planes, index_t HW, const T* x, T* y) {
 
 template <typename T>
 void global_avg_pool_backward_cpu(index_t planes, index_t HW, const T* dy, T* dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelMin)
   for (index_t i = 0; i < planes; ++i) {
     const T g = dy[i] / T(HW);
     for (index_t k = 0; k < HW; ++k) dx[i * HW + k] = g;
@@ -133,7 +133,7 @@ void global_avg_pool_backward_cpu(index_t planes, index_t HW, const T* dy, T* dx
 
 template <typename T>
 void global_max_pool_forward_cpu(index_t planes, index_t HW, const T* x, T* y, std::int64_t* indices) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelMin)
   for (index_t i = 0; i < planes; ++i) {
     const T* xp = x + i * HW;
     T best = -std::numeric_limits<T>::infinity();
@@ -153,7 +153,7 @@ void global_max_pool_forward_cpu(index_t planes, index_t HW, const T* x, T* y, s
 template <typename T>
 void global_max_pool_backward_cpu(index_t planes, index_t HW, const T* dy, const std::int64_t* indices,
                                   T* dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelMin)
   for (index_t i = 0; i < planes; ++i) {
     std::fill(dx + i * HW, dx + (i + 1) * HW, T(0));
     dx[i * HW + indices[i]] = dy[i];

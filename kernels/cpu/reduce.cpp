@@ -6,8 +6,6 @@
 
 namespace kern {
 
-// Below this many elements, starting threads costs more than the loop.
-constexpr index_t kParallelMin = 1 << 15;
 
 template <typename T>
 void mean_dim_forward_cpu(index_t outer, index_t D, index_t inner, const T* x, T* y) {
