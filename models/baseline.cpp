@@ -95,24 +95,6 @@ Tensor CasiaSurfBaseline::features(const Tensor& rgb, const Tensor& depth, const
   return global_pool(layer4->forward(fused));
 }
 
-const char* modality_name(Modality m) {
-  switch (m) {
-    case Modality::rgb:
-      return "rgb";
-    case Modality::depth:
-      return "depth";
-    case Modality::ir:
-      return "ir";
-  }
-  return "?";
-}
-
-Modality parse_modality(const std::string& name) {
-  for (Modality m : {Modality::rgb, Modality::depth, Modality::ir})
-    if (name == modality_name(m)) return m;
-  throw nn::Error(nn::str("unknown modality '", name, "' (rgb, depth, ir)"));
-}
-
 SingleModalityNet::SingleModalityNet(Modality m, const BaselineOptions& o, nn::Generator& gen)
     : MultiModalNet(std::string("SingleModalityNet_") + modality_name(m), 8 * o.width), modality(m) {
   const std::string prefix = modality_name(m);

@@ -92,9 +92,6 @@ class CasiaSurfBaseline : public MultiModalNet {
   std::shared_ptr<nn::Sequential> layer4;
 };
 
-enum class Modality { rgb, depth, ir };
-const char* modality_name(Modality m);  // "rgb", "depth", "ir"
-Modality parse_modality(const std::string& name);
 
 // The single-modality ablation: the baseline with one stream and nothing to fuse. The chosen modality
 // goes through its stream (<m>_backbone) and SE block (<m>_se) -- so the only difference to the fused net

@@ -7,6 +7,8 @@
 //     output before pooling, and a ch_att inside each AggBlock after its agg_layer.
 //   C adds main_bottleneck and agg_bottleneck (1x1 conv 512 -> 128 with bias) on the pooled vectors: the
 //     feature is 128-d.
+// Ablations: built on a subset of the modalities (one, for a single-modality net), only those streams
+// exist and every concatenation, layer4's input and each AggBlock's fusion conv shrink to match.
 #pragma once
 
 #include <array>
@@ -45,8 +47,9 @@ struct DlasFamily {
 // [-> ch_att].
 class AggBlock : public nn::Module {
  public:
-  AggBlock(index_t level_channels, std::shared_ptr<nn::Module> agg_layer, index_t out_channels, bool with_attention);
-  // cat_levels (N, 3C, H, W); previous: the last AggBlock's output (N, C, H, W), or undefined.
+  AggBlock(index_t level_channels, std::shared_ptr<nn::Module> agg_layer, index_t out_channels, bool with_attention,
+           index_t streams = 3);
+  // cat_levels (N, streams * C, H, W); previous: the last AggBlock's output (N, C, H, W), or undefined.
   Tensor forward(const Tensor& cat_levels, const Tensor& previous);
 
   std::shared_ptr<nn::Conv2d> conv1;
@@ -56,11 +59,14 @@ class AggBlock : public nn::Module {
 
 class DlasNet : public MultiModalNet {
  public:
-  DlasNet(const DlasFamily& family, DlasVariant variant);
+  DlasNet(const DlasFamily& family, DlasVariant variant,
+          std::vector<Modality> modalities = {kAllModalities, kAllModalities + 3});
+  // Inputs of modalities the net was not built on are ignored and may be undefined.
   Tensor features(const Tensor& rgb, const Tensor& depth, const Tensor& ir) override;
 
   DlasVariant variant;
-  std::shared_ptr<Stream> rgb_backbone, depth_backbone, ir_backbone;
+  std::vector<Modality> modalities;                           // in rgb, depth, ir order
+  std::shared_ptr<Stream> rgb_backbone, depth_backbone, ir_backbone;  // null when not built on
   std::shared_ptr<nn::Module> layer4;
   std::shared_ptr<ChannelAttention> ch_att4;  // B
   std::shared_ptr<AggBlock> agg_layer1, agg_layer2, agg_layer3;

@@ -14,6 +14,12 @@ namespace models {
 using nn::index_t;
 using nn::Tensor;
 
+// The three aligned inputs, in the order every concatenation uses.
+enum class Modality { rgb, depth, ir };
+constexpr Modality kAllModalities[] = {Modality::rgb, Modality::depth, Modality::ir};
+const char* modality_name(Modality m);  // "rgb", "depth", "ir"
+Modality parse_modality(const std::string& name);
+
 // A classifier head on the feature vector.
 class Head : public nn::Module {
  public:

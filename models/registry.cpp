@@ -24,8 +24,18 @@ std::array<index_t, K> divided(std::array<index_t, K> widths, index_t by) {
   return widths;
 }
 
-std::shared_ptr<MultiModalNet> dlas(const DlasFamily& family, DlasVariant variant) {
-  return std::make_shared<DlasNet>(family, variant);
+std::shared_ptr<MultiModalNet> dlas(const DlasFamily& family, DlasVariant variant,
+                                    std::vector<Modality> modalities = {kAllModalities, kAllModalities + 3}) {
+  return std::make_shared<DlasNet>(family, variant, std::move(modalities));
+}
+
+// The single-modality ablations of a DLAS-A entry: "<name>_rgb", "<name>_depth", "<name>_ir".
+void add_single_modality(std::map<std::string, Entry>& t, const std::string& name,
+                         const std::function<DlasFamily()>& family) {
+  const Entry& full = t.at(name);
+  for (Modality m : kAllModalities)
+    t[name + "_" + modality_name(m)] = {full.description + ", " + modality_name(m) + " stream only (ablation)",
+                                        full.input_size, [family, m] { return dlas(family(), DlasVariant::A, {m}); }};
 }
 
 const std::map<std::string, Entry>& registry() {
@@ -50,6 +60,7 @@ const std::map<std::string, Entry>& registry() {
       t["resnet34_dlas_c" + std::string(s.suffix)] = {
           std::string("ResNetCaffe-34 streams, DLAS-C (128-d bottlenecks)") + s.what, 112,
           [c] { return dlas(resnet_caffe_family(c), DlasVariant::C); }};
+      add_single_modality(t, "resnet34_dlas_a" + std::string(s.suffix), [c] { return resnet_caffe_family(c); });
     }
     const struct {
       const char* name;
@@ -69,6 +80,9 @@ const std::map<std::string, Entry>& registry() {
       t[base + "_w4"] = {std::string(ir.what) + ", width x1/4", 112, [w4] { return dlas(ir_family(w4), DlasVariant::A); }};
       t[base + "_tiny"] = {std::string(ir.what) + ", width x1/8, 1-2 units per stage", 112,
                            [tiny] { return dlas(ir_family(tiny), DlasVariant::A); }};
+      if (!ir.se && ir.units[2] == 14)  // IR-50: the reference's family
+        for (const auto& [suffix, config] : {std::pair{"", full}, std::pair{"_w4", w4}, std::pair{"_tiny", tiny}})
+          add_single_modality(t, base + suffix, [c = config] { return ir_family(c); });
     }
     t["casia_surf_baseline"] = {"CASIA-SURF paper baseline: ResNet-18 streams, SE fusion, shared res4", 112,
                                 [] { return std::make_shared<CasiaSurfBaseline>(); }};

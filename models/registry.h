@@ -3,6 +3,8 @@
 // and reduced variants for fast tests and the demo (same code path, other numbers):
 //   <name>_w4    width x1/4, full depth
 //   <name>_tiny  width x1/8 and 1-2 units per stage
+// and single-modality ablations (one stream, nothing to fuse) of resnet34_dlas_a*, ir50_dlas_a* and the
+// baseline: <name>_rgb, <name>_depth, <name>_ir.
 #pragma once
 
 #include <functional>
