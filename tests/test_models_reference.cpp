@@ -1,9 +1,9 @@
 // Reference-state tests of the HardTune networks (llm.c style): tests/reference/make_models.py builds each
-// DLAS net at reduced width in PyTorch from the spec, with the reference's module names, and stores its
-// initial state_dict, one batch, the train-mode logits and loss, every parameter gradient and the BN
-// running statistics of the first step, the losses of five Adam steps and the eval-mode logits after
-// them. Here the same config is built in C++, the state_dict is loaded by name (strict: every file key is
-// a model key and vice versa) and all of it is compared.
+// DLAS net, and the CASIA-SURF baseline, at reduced width in PyTorch from the spec, with the reference's
+// module names, and stores its initial state_dict, one batch, the train-mode logits and loss, every
+// parameter gradient and the BN running statistics of the first step, the losses of five Adam steps and
+// the eval-mode logits after them. Here the same config is built in C++, the state_dict is loaded by name
+// (strict: every file key is a model key and vice versa) and all of it is compared.
 //
 // Error measure: max |ours - ref| / (|ref| + floor). The reference is PyTorch in f64 on the same f32
 // weights and inputs; we run in f32. Every compared tensor here is the end of long chains of GEMM-shaped
@@ -21,6 +21,7 @@
 
 #include "libnn/ops/loss.h"
 #include "libnn/optim/adam.h"
+#include "models/baseline.h"
 #include "models/dlas.h"
 #include "models/heads.h"
 #include "models/iresnet.h"
@@ -80,7 +81,7 @@ struct Errors {
   double logits = 0, grads = 0, stats = 0, losses = 0, eval_logits = 0;
 };
 
-Errors run_reference_case(const std::string& name, DlasNet& net) {
+Errors run_reference_case(const std::string& name, models::MultiModalNet& net) {
   const auto params = reference_params(kFamily, name);
   const std::string inputs = params["inputs"];
   net.set_head(std::make_shared<models::LinearHead>(net.feature_dim(), 2));  // the recipe's head (§1.6)
@@ -157,6 +158,13 @@ void ir_case(const std::string& name) {
   run_reference_case(name, net);
 }
 
+void baseline_case(const std::string& name) {
+  const auto p = reference_params(kFamily, name);
+  models::CasiaSurfBaseline net(
+      models::BaselineOptions{.width = p["width"].get<index_t>(), .se_reduction = p["se_reduction"].get<index_t>()});
+  run_reference_case(name, net);
+}
+
 }  // namespace
 
 TEST_CASE("models/reference_resnet34_dlas_a") { resnet_case("resnet34_dlas_a", DlasVariant::A); }
@@ -164,3 +172,4 @@ TEST_CASE("models/reference_resnet34_dlas_b") { resnet_case("resnet34_dlas_b", D
 TEST_CASE("models/reference_resnet34_dlas_c") { resnet_case("resnet34_dlas_c", DlasVariant::C); }
 TEST_CASE("models/reference_ir50_dlas_a") { ir_case("ir50_dlas_a"); }
 TEST_CASE("models/reference_ir_se50_dlas_a") { ir_case("ir_se50_dlas_a"); }
+TEST_CASE("models/reference_casia_surf_baseline") { baseline_case("casia_surf_baseline"); }

@@ -4,7 +4,9 @@ Run with Debian's interpreter: /usr/bin/python3 tests/reference/make_models.py
 
 Each network is written here from the spec (shared/spec/REFERENCE.md §1.2-1.5), with the reference's
 module names so the state_dict keys are the ones our C++ models register: ResNetCaffe-34 DLAS A/B/C and
-IR-50 / IR-SE-50 DLAS A, parameterised by widths and block/unit counts, with a Linear classifier.
+IR-50 / IR-SE-50 DLAS A, parameterised by widths and block/unit counts, with a Linear classifier; and the
+CASIA-SURF baseline (models/baseline.h: torchvision ResNet-18 streams, SE fusion, shared layer4) at
+reduced width. tools/full_size_parity.py imports these classes for the full-size comparison.
 
 Per model case ("<model>.<role>"): the initial state_dict ("init.<key>", f32-representable: weights
 are made in f32 and run in f64), the train-mode logits and cross-entropy loss of the first forward, every
@@ -233,6 +235,64 @@ class DLAS(nn.Module):
         return self.classifier(self.features(rgb, depth, ir))
 
 
+# ---- CASIA-SURF baseline (models/baseline.h) ----------------------------------------------------------
+class TorchvisionBasicBlock(nn.Module):
+    """torchvision's BasicBlock: ReLU activations, the stride in conv1, ReLU after the add."""
+
+    def __init__(self, cin, c, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, c, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+        self.downsample = None
+        if stride != 1 or cin != c:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+
+
+def resnet_layer(cin, c, blocks, stride):
+    return nn.Sequential(*[TorchvisionBasicBlock(cin if b == 0 else c, c, stride if b == 0 else 1)
+                           for b in range(blocks)])
+
+
+class ResNet18Stream(nn.Module):
+    """torchvision ResNet-18's stem and layer1-3 at base width w."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, w, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        self.layer1 = resnet_layer(w, w, 2, 1)
+        self.layer2 = resnet_layer(w, 2 * w, 2, 2)
+        self.layer3 = resnet_layer(2 * w, 4 * w, 2, 2)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        return self.layer3(self.layer2(self.layer1(x)))
+
+
+class CasiaSurfBaseline(nn.Module):
+    """Three ResNet-18 streams, SE fusion of each, cat, shared layer4 (12w -> 8w, s2), GAP, classifier."""
+
+    def __init__(self, w, se_reduction, classes=2):
+        super().__init__()
+        for m in ("rgb", "depth", "ir"):
+            setattr(self, f"{m}_backbone", ResNet18Stream(w))
+        for m in ("rgb", "depth", "ir"):
+            setattr(self, f"{m}_se", SEModule(4 * w, se_reduction))
+        self.layer4 = resnet_layer(12 * w, 8 * w, 2, 2)
+        self.classifier = nn.Linear(8 * w, classes)
+
+    def forward(self, rgb, depth, ir):
+        fused = torch.cat([self.rgb_se(self.rgb_backbone(rgb)), self.depth_se(self.depth_backbone(depth)),
+                           self.ir_se(self.ir_backbone(ir))], 1)
+        return self.classifier(F.adaptive_avg_pool2d(self.layer4(fused), 1).flatten(1))
+
+
 # ---- reference state ----------------------------------------------------------------------------------
 def perturb(net):
     """Moves BN and PReLU state off its defaults (in f32, before the switch to f64)."""
@@ -307,10 +367,10 @@ def main():
         check_full_counts()
     ref = Reference("models")
 
-    # Widths are cut below the full nets' so that the file stays small (< 3 MB: every parameter is stored
-    # twice, init and grad0, in f32); the block/unit counts keep every index pattern (a stage with one and
-    # with several blocks). ResNetCaffe: 64x64 -> L1 30, L2 14, L3 6, layer4 2x2 (the smallest input that
-    # leaves layer4 more than 1x1 for BN).
+    # Widths are cut below the full nets' so that the file stays small (< 3.5 MB with the baseline below:
+    # every parameter is stored twice, init and grad0, in f32); the block/unit counts keep every index
+    # pattern (a stage with one and with several blocks). ResNetCaffe: 64x64 -> L1 30, L2 14, L3 6, layer4
+    # 2x2 (the smallest input that leaves layer4 more than 1x1 for BN).
     rn_widths, rn_blocks = [4, 8, 8, 8, 16], [1, 1, 2, 1]
     inputs, labels = make_inputs(ref, "resnet34", 64, 1)
     for seed, variant in enumerate("ABC"):
@@ -328,6 +388,15 @@ def main():
         net = DLAS(IRFamily(ir_widths, ir_units, se), "A")
         run_case(ref, name, dict(widths=ir_widths, units=ir_units, se_reduction=se, variant="A", inputs="ir50_inputs"),
                  net, inputs, labels)
+
+    # CASIA-SURF baseline, width 3 (full: 64; 3 rather than 4 keeps the file under 3.5 MB), SE reduction 3
+    # on 12 channels: 64x64 -> stem 16, layer2 8, layer3 4, layer4 2x2. Every block kind: identity
+    # shortcut, downsample conv + BN (block 0 of layer2-4).
+    width, se = 3, 3
+    inputs, labels = make_inputs(ref, "baseline", 64, 3)
+    torch.manual_seed(30)
+    run_case(ref, "casia_surf_baseline", dict(width=width, se_reduction=se, inputs="baseline_inputs"),
+             CasiaSurfBaseline(width, se), inputs, labels)
     ref.save()
 
 

@@ -28,8 +28,9 @@ class Reference:
             if t is not None:
                 self.tensors[f"{name}.{role}"] = t.detach().contiguous().cpu()
 
-    def save(self):
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), self.family + ".safetensors")
+    def save(self, path=None):
+        """Writes <this directory>/<family>.safetensors, or path when given."""
+        path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), self.family + ".safetensors")
         header, blobs, offset = {"__metadata__": self.metadata}, [], 0
         for name, t in self.tensors.items():
             data = t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes()
