@@ -32,6 +32,7 @@ using namespace nn;
 using models::DlasNet;
 using models::DlasVariant;
 using nn::testing::check_close;
+using nn::testing::rms;
 using nn::testing::reference;
 using nn::testing::reference_params;
 using nn::testing::reference_tensor;
@@ -43,12 +44,6 @@ constexpr double kGradRtol = 1e-3;
 constexpr double kStatsRtol = 1e-4;
 constexpr double kLossRtol = 1e-4;
 const std::string kFamily = "models";
-
-double rms(const Tensor& t) {
-  double s = 0;
-  for (double v : t.to_vector()) s += v * v;
-  return std::sqrt(s / static_cast<double>(std::max<index_t>(t.numel(), 1)));
-}
 
 double check_scaled(const Tensor& actual, const Tensor& expected, double rtol, const std::string& what,
                     double min_floor = 1e-12) {

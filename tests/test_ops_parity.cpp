@@ -31,6 +31,7 @@
 using namespace nn;
 using nlohmann::json;
 using nn::testing::check_close;
+using nn::testing::rms;
 using nn::testing::reference_cases;
 using nn::testing::reference_params;
 using nn::testing::reference_tensor;
@@ -46,12 +47,6 @@ using Forward = std::function<Tensor(Inputs&, const json&)>;
 Tensor opt(Inputs& in, const std::string& role) {
   auto it = in.find(role);
   return it == in.end() ? Tensor() : it->second;
-}
-
-double rms(const Tensor& t) {
-  double s = 0;
-  for (double v : t.to_vector()) s += v * v;
-  return std::sqrt(s / static_cast<double>(std::max<index_t>(t.numel(), 1)));
 }
 
 ops::Size2 size2(const json& j) { return {j[0].get<index_t>(), j[1].get<index_t>()}; }

@@ -35,6 +35,12 @@ Tensor reference_tensor(const std::string& family, const std::string& case_name,
   return reference(family).get(case_name + "." + role);
 }
 
+double rms(const Tensor& t) {
+  double s = 0;
+  for (double v : t.to_vector()) s += v * v;
+  return std::sqrt(s / static_cast<double>(std::max<index_t>(t.numel(), 1)));
+}
+
 double check_close(const Tensor& actual, const Tensor& expected, double rtol, const std::string& what,
                    double atol_floor) {
   REQUIRE_MESSAGE(actual.defined(), what, ": result is undefined");
