@@ -43,7 +43,12 @@ constexpr double kLogitsRtol = 1e-4;
 constexpr double kGradRtol = 1e-3;
 constexpr double kStatsRtol = 1e-4;
 constexpr double kLossRtol = 1e-4;
-const std::string kFamily = "models";
+// make_models.py writes one file per family (each well under 2 MB): models_<family>.safetensors.
+std::string family_of(const std::string& name) {
+  if (name.starts_with("resnet34")) return "models_resnet34";
+  if (name.starts_with("ir")) return "models_ir50";
+  return "models_baseline";
+}
 
 double check_scaled(const Tensor& actual, const Tensor& expected, double rtol, const std::string& what,
                     double min_floor = 1e-12) {
@@ -55,7 +60,7 @@ double gradient_scale(const std::string& name, const nn::Module& net) {
   double sum = 0;
   index_t count = 0;
   for (const auto& [key, p] : net.named_parameters()) {
-    const Tensor g = reference_tensor(kFamily, name, "grad0." + key);
+    const Tensor g = reference_tensor(family_of(name), name, "grad0." + key);
     const double r = rms(g);
     sum += r * r * static_cast<double>(g.numel());
     count += g.numel();
@@ -67,7 +72,7 @@ double gradient_scale(const std::string& name, const nn::Module& net) {
 StateDict initial_state(const std::string& name) {
   const std::string prefix = name + ".init.";
   StateDict dict;
-  for (const auto& [key, t] : reference(kFamily).tensors)
+  for (const auto& [key, t] : reference(family_of(name)).tensors)
     if (key.starts_with(prefix)) dict.emplace_back(key.substr(prefix.size()), t);
   return dict;
 }
@@ -77,15 +82,16 @@ struct Errors {
 };
 
 Errors run_reference_case(const std::string& name, models::MultiModalNet& net) {
-  const auto params = reference_params(kFamily, name);
+  const std::string family = family_of(name);
+  const auto params = reference_params(family, name);
   const std::string inputs = params["inputs"];
   net.set_head(std::make_shared<models::LinearHead>(net.feature_dim(), 2));  // the recipe's head (§1.6)
   REQUIRE(net.num_parameters() == params["params"].get<index_t>());
   net.load_state_dict(initial_state(name));  // strict
 
-  const Tensor rgb = reference_tensor(kFamily, inputs, "rgb"), depth = reference_tensor(kFamily, inputs, "depth"),
-               ir = reference_tensor(kFamily, inputs, "ir"), labels = reference_tensor(kFamily, inputs, "labels");
-  const auto expected_losses = reference_tensor(kFamily, name, "losses").to_vector();
+  const Tensor rgb = reference_tensor(family, inputs, "rgb"), depth = reference_tensor(family, inputs, "depth"),
+               ir = reference_tensor(family, inputs, "ir"), labels = reference_tensor(family, inputs, "labels");
+  const auto expected_losses = reference_tensor(family, name, "losses").to_vector();
   REQUIRE(expected_losses.size() == params["steps"].get<std::size_t>());
   optim::Adam adam(net.parameters(), {.lr = params["lr"].get<double>(), .beta1 = params["beta1"].get<double>(),
                                       .beta2 = params["beta2"].get<double>(), .eps = params["eps"].get<double>()});
@@ -102,23 +108,23 @@ Errors run_reference_case(const std::string& name, models::MultiModalNet& net) {
     CHECK_MESSAGE(rel <= kLossRtol, name, " step ", step, ": loss ", loss.item(), " vs ", expected_losses[step]);
     err.losses = std::max(err.losses, rel);
     if (step == 0) {
-      err.logits = check_scaled(logits, reference_tensor(kFamily, name, "logits0"), kLogitsRtol, name + ".logits0");
+      err.logits = check_scaled(logits, reference_tensor(family, name, "logits0"), kLogitsRtol, name + ".logits0");
       for (const auto& [key, p] : net.named_parameters())
-        err.grads = std::max(err.grads, check_scaled(p.grad(), reference_tensor(kFamily, name, "grad0." + key),
+        err.grads = std::max(err.grads, check_scaled(p.grad(), reference_tensor(family, name, "grad0." + key),
                                                      kGradRtol, name + ".grad0." + key, grad_floor));
       for (const auto& [key, b] : net.named_buffers()) {
         if (b.dtype() == DType::i64) {
           CHECK_MESSAGE(b.item() == 1, key);  // num_batches_tracked
           continue;
         }
-        err.stats = std::max(err.stats, check_scaled(b, reference_tensor(kFamily, name, "stats0." + key), kStatsRtol,
+        err.stats = std::max(err.stats, check_scaled(b, reference_tensor(family, name, "stats0." + key), kStatsRtol,
                                                      name + ".stats0." + key));
       }
     }
     adam.step();
   }
   net.eval();
-  err.eval_logits = check_scaled(net.logits(rgb, depth, ir), reference_tensor(kFamily, name, "eval_logits"),
+  err.eval_logits = check_scaled(net.logits(rgb, depth, ir), reference_tensor(family, name, "eval_logits"),
                                  kLogitsRtol, name + ".eval_logits");
   MESSAGE(name, ": max rel. error logits ", err.logits, ", grads ", err.grads, ", BN stats ", err.stats, ", losses ",
           err.losses, ", eval logits ", err.eval_logits);
@@ -126,7 +132,7 @@ Errors run_reference_case(const std::string& name, models::MultiModalNet& net) {
 }
 
 models::ResNetCaffeConfig resnet_config(const std::string& name) {
-  const auto p = reference_params(kFamily, name);
+  const auto p = reference_params(family_of(name), name);
   models::ResNetCaffeConfig c;
   for (std::size_t i = 0; i < 5; ++i) c.widths[i] = p["widths"][i];
   for (std::size_t i = 0; i < 4; ++i) c.blocks[i] = p["blocks"][i];
@@ -134,7 +140,7 @@ models::ResNetCaffeConfig resnet_config(const std::string& name) {
 }
 
 models::IRConfig ir_config(const std::string& name) {
-  const auto p = reference_params(kFamily, name);
+  const auto p = reference_params(family_of(name), name);
   models::IRConfig c;
   for (std::size_t i = 0; i < 5; ++i) c.widths[i] = p["widths"][i];
   for (std::size_t i = 0; i < 4; ++i) c.units[i] = p["units"][i];
@@ -154,7 +160,7 @@ void ir_case(const std::string& name) {
 }
 
 void baseline_case(const std::string& name) {
-  const auto p = reference_params(kFamily, name);
+  const auto p = reference_params(family_of(name), name);
   models::CasiaSurfBaseline net(
       models::BaselineOptions{.width = p["width"].get<index_t>(), .se_reduction = p["se_reduction"].get<index_t>()});
   run_reference_case(name, net);

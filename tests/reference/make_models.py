@@ -1,4 +1,5 @@
-"""Reference state for the HardTune networks at reduced width: writes models.safetensors.
+"""Reference state for the HardTune networks at reduced width: writes models_{resnet34,ir50,baseline}.safetensors
+(one file per family, each well under 2 MB).
 
 Run with Debian's interpreter: /usr/bin/python3 tests/reference/make_models.py
 
@@ -365,34 +366,37 @@ def main():
     torch.set_num_threads(2)
     if "--check-counts" in sys.argv:
         check_full_counts()
-    ref = Reference("models")
-
-    # Widths are cut below the full nets' so that the file stays small (< 3.5 MB with the baseline below:
-    # every parameter is stored twice, init and grad0, in f32); the block/unit counts keep every index
-    # pattern (a stage with one and with several blocks). ResNetCaffe: 64x64 -> L1 30, L2 14, L3 6, layer4
+    # Widths are cut below the full nets' so that the files stay small (every parameter is stored twice,
+    # init and grad0, in f32); the block/unit counts keep every index pattern (a stage with one and with
+    # several blocks). ResNetCaffe: 64x64 -> L1 30, L2 14, L3 6, layer4
     # 2x2 (the smallest input that leaves layer4 more than 1x1 for BN).
     rn_widths, rn_blocks = [4, 8, 8, 8, 16], [1, 1, 2, 1]
+    ref = Reference("models_resnet34")
     inputs, labels = make_inputs(ref, "resnet34", 64, 1)
     for seed, variant in enumerate("ABC"):
         torch.manual_seed(10 + seed)
         net = DLAS(ResNetCaffeFamily(rn_widths, rn_blocks), variant)
         run_case(ref, f"resnet34_dlas_{variant.lower()}", dict(widths=rn_widths, blocks=rn_blocks, variant=variant,
                                                                inputs="resnet34_inputs"), net, inputs, labels)
+    ref.save()
 
     # IR: 32x32 -> L1 16, L2 8, L3 4, layer4 2x2. Shortcuts: MaxPool(1, 2) in layer1/2 unit 0 and
     # agg_layer1 unit 0, MaxPool(1, 1) in later units, conv + BN in layer3, layer4, agg_layer2/3 unit 0.
     ir_widths, ir_units = [8, 8, 8, 12, 16], [1, 2, 2, 1]
+    ref = Reference("models_ir50")
     inputs, labels = make_inputs(ref, "ir50", 32, 2)
     for name, se in (("ir50_dlas_a", 0), ("ir_se50_dlas_a", 4)):
         torch.manual_seed(20 + se)
         net = DLAS(IRFamily(ir_widths, ir_units, se), "A")
         run_case(ref, name, dict(widths=ir_widths, units=ir_units, se_reduction=se, variant="A", inputs="ir50_inputs"),
                  net, inputs, labels)
+    ref.save()
 
-    # CASIA-SURF baseline, width 3 (full: 64; 3 rather than 4 keeps the file under 3.5 MB), SE reduction 3
+    # CASIA-SURF baseline, width 3 (full: 64), SE reduction 3
     # on 12 channels: 64x64 -> stem 16, layer2 8, layer3 4, layer4 2x2. Every block kind: identity
     # shortcut, downsample conv + BN (block 0 of layer2-4).
     width, se = 3, 3
+    ref = Reference("models_baseline")
     inputs, labels = make_inputs(ref, "baseline", 64, 3)
     torch.manual_seed(30)
     run_case(ref, "casia_surf_baseline", dict(width=width, se_reduction=se, inputs="baseline_inputs"),
