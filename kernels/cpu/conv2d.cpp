@@ -26,8 +26,6 @@ namespace {
 constexpr index_t kTargetCols = 512;
 // ...but do not grow the chunk's scratch past this many elements (one sample may still exceed it).
 constexpr index_t kChunkBudget = index_t(1) << 22;
-// Skip the OpenMP fork for loops touching fewer elements than this.
-constexpr index_t kMinParallelElems = index_t(1) << 15;
 
 void check_params(const Conv2dParams& p, const char* op) {
   if (p.groups < 1 || p.C % p.groups != 0 || p.K % p.groups != 0 || p.P() < 1 || p.Q() < 1 ||
@@ -73,7 +71,7 @@ template <typename T>
 void im2col(const Conv2dParams& p, const T* x, index_t n0, index_t nb, T* col) {
   const index_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W, ncols = nb * PQ;
   const index_t rows = p.C * p.R * p.S;
-#pragma omp parallel for schedule(static) if (rows * ncols >= kMinParallelElems)
+#pragma omp parallel for schedule(static) if (rows * ncols >= kParallelMin)
   for (index_t row = 0; row < rows; ++row) {
     const index_t c = row / (p.R * p.S), r = (row / p.S) % p.R, s = row % p.S;
     const index_t w_off = s * p.dil_w - p.pad_w;
@@ -108,7 +106,7 @@ template <typename T>
 void col2im(const Conv2dParams& p, const T* col, index_t n0, index_t nb, T* dx) {
   const index_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W, ncols = nb * PQ;
   const index_t planes = nb * p.C;
-#pragma omp parallel for schedule(static) if (planes * HW * p.R * p.S >= kMinParallelElems)
+#pragma omp parallel for schedule(static) if (planes * HW * p.R * p.S >= kParallelMin)
   for (index_t plane = 0; plane < planes; ++plane) {
     const index_t i = plane / p.C, c = plane % p.C;
     T* xc = dx + ((n0 + i) * p.C + c) * HW;
@@ -137,7 +135,7 @@ void col2im(const Conv2dParams& p, const T* col, index_t n0, index_t nb, T* dx) 
 // stage (K, nb*PQ) <-> samples n0..n0+nb of a (N, K, PQ) tensor.
 template <typename T>
 void gather_samples(const T* t, index_t K, index_t PQ, index_t n0, index_t nb, T* stage) {
-#pragma omp parallel for schedule(static) if (K * nb * PQ >= kMinParallelElems)
+#pragma omp parallel for schedule(static) if (K * nb * PQ >= kParallelMin)
   for (index_t k = 0; k < K; ++k)
     for (index_t i = 0; i < nb; ++i) {
       const T* src = t + ((n0 + i) * K + k) * PQ;
@@ -148,7 +146,7 @@ void gather_samples(const T* t, index_t K, index_t PQ, index_t n0, index_t nb, T
 // y samples n0.. = stage (+ bias).
 template <typename T>
 void scatter_samples(const T* stage, const T* bias, index_t K, index_t PQ, index_t n0, index_t nb, T* y) {
-#pragma omp parallel for schedule(static) if (K * nb * PQ >= kMinParallelElems)
+#pragma omp parallel for schedule(static) if (K * nb * PQ >= kParallelMin)
   for (index_t k = 0; k < K; ++k)
     for (index_t i = 0; i < nb; ++i) {
       const T* src = stage + (k * nb + i) * PQ;
@@ -164,12 +162,29 @@ void scatter_samples(const T* stage, const T* bias, index_t K, index_t PQ, index
 
 template <typename T>
 void add_bias(const T* bias, index_t K, index_t PQ, T* y) {
-#pragma omp parallel for schedule(static) if (K * PQ >= kMinParallelElems)
+#pragma omp parallel for schedule(static) if (K * PQ >= kParallelMin)
   for (index_t k = 0; k < K; ++k) {
     const T b = bias[k];
     T* row = y + k * PQ;
     for (index_t j = 0; j < PQ; ++j) row[j] += b;
   }
+}
+
+// The GEMM operand for samples [n0, n0 + nb): their im2col columns (CRS, nb * PQ), or x itself for a
+// single sample of a 1x1 stride-1 conv, whose input already has that layout.
+template <typename T>
+const T* chunk_columns(const Conv2dParams& p, const Plan& plan, const T* x, index_t n0, index_t nb, T* col) {
+  if (plan.pointwise && nb == 1) return x + n0 * p.C * p.H * p.W;
+  im2col(p, x, n0, nb, col);
+  return col;
+}
+
+// dy of samples [n0, n0 + nb) as one (K, nb * PQ) matrix: a view for one sample, staged for several.
+template <typename T>
+const T* chunk_output_rows(const Conv2dParams& p, const Plan& plan, const T* dy, index_t n0, index_t nb, T* stage) {
+  if (nb == 1) return dy + n0 * p.K * plan.PQ;
+  gather_samples(dy, p.K, plan.PQ, n0, nb, stage);
+  return stage;
 }
 
 }  // namespace
@@ -187,11 +202,7 @@ void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* 
 
   for (index_t n0 = 0; n0 < p.N; n0 += plan.chunk) {
     const index_t nb = std::min(plan.chunk, p.N - n0), ncols = nb * plan.PQ;
-    const T* cols = x + n0 * p.C * p.H * p.W;
-    if (!(plan.pointwise && nb == 1)) {
-      im2col(p, x, n0, nb, col);
-      cols = col;
-    }
+    const T* cols = chunk_columns(p, plan, x, n0, nb, col);
     T* out = nb == 1 ? y + n0 * p.K * plan.PQ : stage;
     for (index_t g = 0; g < G; ++g) {
       GemmParams gp;
@@ -217,11 +228,7 @@ void conv2d_backward_data_cpu(const Conv2dParams& p, const T* dy, const T* w, T*
 
   for (index_t n0 = 0; n0 < p.N; n0 += plan.chunk) {
     const index_t nb = std::min(plan.chunk, p.N - n0), ncols = nb * plan.PQ;
-    const T* dys = dy + n0 * p.K * plan.PQ;
-    if (nb > 1) {
-      gather_samples(dy, p.K, plan.PQ, n0, nb, stage);
-      dys = stage;
-    }
+    const T* dys = chunk_output_rows(p, plan, dy, n0, nb, stage);
     const bool direct = plan.pointwise && nb == 1;
     T* dcol = direct ? dx + n0 * p.C * p.H * p.W : col;
     for (index_t g = 0; g < G; ++g) {
@@ -246,16 +253,8 @@ void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, 
   if (p.N <= 0) std::fill(dw, dw + p.K * CgRS, T(0));
   for (index_t n0 = 0; n0 < p.N; n0 += plan.chunk) {
     const index_t nb = std::min(plan.chunk, p.N - n0), ncols = nb * plan.PQ;
-    const T* cols = x + n0 * p.C * p.H * p.W;
-    if (!(plan.pointwise && nb == 1)) {
-      im2col(p, x, n0, nb, col);
-      cols = col;
-    }
-    const T* dys = dy + n0 * p.K * plan.PQ;
-    if (nb > 1) {
-      gather_samples(dy, p.K, plan.PQ, n0, nb, stage);
-      dys = stage;
-    }
+    const T* cols = chunk_columns(p, plan, x, n0, nb, col);
+    const T* dys = chunk_output_rows(p, plan, dy, n0, nb, stage);
     for (index_t g = 0; g < G; ++g) {
       GemmParams gp;
       gp.M = Kg, gp.N = CgRS, gp.K = ncols;
@@ -267,7 +266,7 @@ void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, 
 
   if (db) {
     const index_t PQ = plan.PQ;
-#pragma omp parallel for schedule(static) if (p.N * p.K * PQ >= kMinParallelElems)
+#pragma omp parallel for schedule(static) if (p.N * p.K * PQ >= kParallelMin)
     for (index_t k = 0; k < p.K; ++k) {
       T sum = 0;
       for (index_t n = 0; n < p.N; ++n) {
