@@ -32,7 +32,7 @@ int make_sample(std::uint64_t seed, std::uint64_t index, int S, float* out) {
   const double cast[3] = {0.9 + 0.2 * u(), 0.9 + 0.2 * u(), 0.9 + 0.2 * u()};
   const double contrast = label ? 0.0 : 0.25 + 0.25 * u();
   std::vector<float> noise(3 * S * S);
-  nn::fill_normal(noise.data(), static_cast<index_t>(noise.size()), 0.0, 0.08, gen, gen.reserve((3 * S * S + 3) / 4));
+  nn::fill_normal(noise.data(), static_cast<index_t>(noise.size()), 0.0, 0.08, gen, gen.reserve(nn::philox_blocks(3 * S * S)));
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < S; ++y)
       for (int x = 0; x < S; ++x) {

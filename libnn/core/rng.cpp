@@ -33,12 +33,7 @@ void manual_seed(std::uint64_t seed) { default_generator().set_state(seed, 0); }
 
 template <typename T>
 void fill_uniform(T* out, std::int64_t n, double lo, double hi, const Generator& gen, std::uint64_t base) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (std::int64_t b = 0; b < (n + 3) / 4; ++b) {
-    const auto words = gen.block(base + static_cast<std::uint64_t>(b));
-    for (std::int64_t j = 0; j < 4 && b * 4 + j < n; ++j)
-      out[b * 4 + j] = static_cast<T>(lo + (hi - lo) * Generator::to_unit(words[j]));
-  }
+  for_each_unit(n, gen, base, [&](std::int64_t i, double u) { out[i] = static_cast<T>(lo + (hi - lo) * u); });
 }
 
 template <typename T>

@@ -34,11 +34,25 @@ class Generator {
   std::uint64_t offset_ = 0;
 };
 
+// Philox counters a fill of n values takes: each counter gives four words, used for four values.
+constexpr std::uint64_t philox_blocks(std::int64_t n) { return static_cast<std::uint64_t>((n + 3) / 4); }
+
 // The process-wide generator used when none is passed (weight init, dropout in tests).
 Generator& default_generator();
 void manual_seed(std::uint64_t seed);
 
-// out[i] = lo + (hi - lo) * u_i, u_i from counter base + i / 4, word i % 4.
+// Calls f(i, u_i) for i < n, u_i = to_unit(word i % 4 of counter base + i / 4): the one layout of uniform
+// draws, shared by fill_uniform and dropout masks. Parallel over counters, so f must be thread-safe.
+template <typename F>
+void for_each_unit(std::int64_t n, const Generator& gen, std::uint64_t base, F f) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (std::int64_t b = 0; b < (n + 3) / 4; ++b) {
+    const auto words = gen.block(base + static_cast<std::uint64_t>(b));
+    for (std::int64_t j = 0; j < 4 && b * 4 + j < n; ++j) f(b * 4 + j, Generator::to_unit(words[j]));
+  }
+}
+
+// out[i] = lo + (hi - lo) * u_i, u_i as in for_each_unit.
 template <typename T>
 void fill_uniform(T* out, std::int64_t n, double lo, double hi, const Generator& gen, std::uint64_t base);
 // Box-Muller: elements 4b..4b+3 come from counter base + b, (cos, sin) of words (0, 1) and of (2, 3).

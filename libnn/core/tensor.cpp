@@ -109,7 +109,7 @@ Tensor Tensor::from_labels(std::span<const std::int64_t> labels) {
 Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
   const index_t n = t.numel();
-  const std::uint64_t base = gen.reserve((n + 3) / 4);
+  const std::uint64_t base = gen.reserve(philox_blocks(n));
   dispatch_floating(dtype, "uniform", [&]<typename T>() { fill_uniform(t.data<T>(), n, lo, hi, gen, base); });
   return t;
 }
@@ -117,7 +117,7 @@ Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen,
 Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
   const index_t n = t.numel();
-  const std::uint64_t base = gen.reserve((n + 3) / 4);
+  const std::uint64_t base = gen.reserve(philox_blocks(n));
   dispatch_floating(dtype, "normal", [&]<typename T>() { fill_normal(t.data<T>(), n, mean, stddev, gen, base); });
   return t;
 }

@@ -16,13 +16,7 @@ namespace {
 Tensor draw_mask(index_t n, double p, Generator& gen, Device device) {
   Tensor mask = Tensor::empty({n}, DType::u8, device);
   std::uint8_t* m = mask.data<std::uint8_t>();
-  const std::uint64_t base = gen.reserve(static_cast<std::uint64_t>((n + 3) / 4));
-  const Generator& g = gen;
-#pragma omp parallel for schedule(static) if (n >= 65536)
-  for (index_t b = 0; b < (n + 3) / 4; ++b) {
-    const auto words = g.block(base + static_cast<std::uint64_t>(b));
-    for (index_t j = 0; j < 4 && b * 4 + j < n; ++j) m[b * 4 + j] = Generator::to_unit(words[j]) >= p ? 1 : 0;
-  }
+  for_each_unit(n, gen, gen.reserve(philox_blocks(n)), [&](index_t i, double u) { m[i] = u >= p ? 1 : 0; });
   return mask;
 }
 
