@@ -9,6 +9,29 @@
 
 namespace kern {
 
+namespace {
+
+// The window of output (oh, ow), clipped to the real input: [h0, h1) x [w0, w1); and avg_pool2d's divisor
+// for it (ATen's: padded positions count when count_include_pad).
+struct Window {
+  index_t h0, h1, w0, w1, divisor;
+};
+
+Window window(const Pool2dParams& p, index_t oh, index_t ow) {
+  index_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+  index_t h1 = std::min(h0 + p.kernel_h, p.H + p.pad_h);
+  index_t w1 = std::min(w0 + p.kernel_w, p.W + p.pad_w);
+  const index_t padded_count = (h1 - h0) * (w1 - w0);
+  h0 = std::max<index_t>(h0, 0);
+  w0 = std::max<index_t>(w0, 0);
+  h1 = std::min(h1, p.H);
+  w1 = std::min(w1, p.W);
+  const index_t divisor = p.count_include_pad ? padded_count : (h1 - h0) * (w1 - w0);
+  return {h0, h1, w0, w1, divisor};
+}
+
+}  // namespace
+
 template <typename T>
 void max_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y, std::int64_t* indices) {
   const index_t H = p.H, W = p.W, P = p.P(), Q = p.Q();
@@ -17,10 +40,7 @@ void max_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y, std::int64_
     const T* xp = x + plane * H * W;
     for (index_t oh = 0; oh < P; ++oh) {
       for (index_t ow = 0; ow < Q; ++ow) {
-        const index_t h0 = std::max<index_t>(oh * p.stride_h - p.pad_h, 0);
-        const index_t w0 = std::max<index_t>(ow * p.stride_w - p.pad_w, 0);
-        const index_t h1 = std::min(oh * p.stride_h - p.pad_h + p.kernel_h, H);
-        const index_t w1 = std::min(ow * p.stride_w - p.pad_w + p.kernel_w, W);
+        const auto [h0, h1, w0, w1, divisor] = window(p, oh, ow);
         T best = -std::numeric_limits<T>::infinity();
         index_t best_at = h0 * W + w0;
         for (index_t h = h0; h < h1; ++h) {
@@ -54,27 +74,6 @@ void max_pool2d_backward_cpu(const Pool2dParams& p, const T* dy, const std::int6
   }
 }
 
-namespace {
-
-// ATen's window: [h0, h1) x [w0, w1) over real input, and the divisor that goes with it.
-struct AvgWindow {
-  index_t h0, h1, w0, w1, divisor;
-};
-
-AvgWindow avg_window(const Pool2dParams& p, index_t oh, index_t ow) {
-  index_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-  index_t h1 = std::min(h0 + p.kernel_h, p.H + p.pad_h);
-  index_t w1 = std::min(w0 + p.kernel_w, p.W + p.pad_w);
-  const index_t padded_count = (h1 - h0) * (w1 - w0);
-  h0 = std::max<index_t>(h0, 0);
-  w0 = std::max<index_t>(w0, 0);
-  h1 = std::min(h1, p.H);
-  w1 = std::min(w1, p.W);
-  const index_t divisor = p.count_include_pad ? padded_count : (h1 - h0) * (w1 - w0);
-  return {h0, h1, w0, w1, divisor};
-}
-
-}  // namespace
 
 template <typename T>
 void avg_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y) {
@@ -84,7 +83,7 @@ void avg_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y) {
     const T* xp = x + plane * H * W;
     for (index_t oh = 0; oh < P; ++oh) {
       for (index_t ow = 0; ow < Q; ++ow) {
-        const AvgWindow win = avg_window(p, oh, ow);
+        const Window win = window(p, oh, ow);
         double sum = 0;
         for (index_t h = win.h0; h < win.h1; ++h)
           for (index_t w = win.w0; w < win.w1; ++w) sum += xp[h * W + w];
@@ -103,7 +102,7 @@ void avg_pool2d_backward_cpu(const Pool2dParams& p, const T* dy, T* dx) {
     std::fill(dxp, dxp + H * W, T(0));
     for (index_t oh = 0; oh < P; ++oh) {
       for (index_t ow = 0; ow < Q; ++ow) {
-        const AvgWindow win = avg_window(p, oh, ow);
+        const Window win = window(p, oh, ow);
         const T g = dy[plane * P * Q + oh * Q + ow] / T(win.divisor);
         for (index_t h = win.h0; h < win.h1; ++h)
           for (index_t w = win.w0; w < win.w1; ++w) dxp[h * W + w] += g;
