@@ -7,6 +7,7 @@
 
 #include "libnn/core/check.h"
 #include "libnn/core/device.h"
+#include "infer/weights.h"
 #include "models/registry.h"
 #include "models/summary.h"
 #include "train/smoke.h"
@@ -71,6 +72,23 @@ int main(int argc, char** argv) {
     }
     models::print_summary(models::summarize(*net, size, summary.batch), std::cout, summary.detail);
   });
+
+  hardtune::ImportOptions import;
+  auto* import_cmd = app.add_subcommand("import", "Map pretrained weights (.pth, TF.js, safetensors) onto a model");
+  import_cmd->add_option("--from", import.from, "Input format (default: detected)")
+      ->check(CLI::IsMember({"pth", "tfjs", "safetensors"}));
+  import_cmd->add_option("--map", import.map, "Key map (REFERENCE.md §2): identity, evolve_ir, resnet_caffe, ...")
+      ->required();
+  import_cmd->add_option("--model", import.model, "Target model (default: the map's own)");
+  import_cmd->add_flag("--strict", import.strict, "Fail on any unused, missing or mismatched key");
+  import_cmd->add_option("IN", import.in, "Source weights")->required();
+  import_cmd->add_option("OUT", import.out, "Output .safetensors")->required();
+  import_cmd->callback([&] { hardtune::run_import(import, std::cout); });
+
+  std::string inspect_path;
+  auto* inspect_cmd = app.add_subcommand("inspect", "Names, shapes, dtypes, sizes and metadata of a weights file");
+  inspect_cmd->add_option("FILE", inspect_path, "A .safetensors, .pth or TF.js manifest")->required();
+  inspect_cmd->callback([&] { hardtune::run_inspect(inspect_path, std::cout); });
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,32 @@
+// The individual key maps; weights_import/key_maps.cpp lists them by name.
+#pragma once
+
+#include "weights_import/key_maps.h"
+
+namespace weights_import::maps {
+
+// face.evoLVe Backbone (input_layer, body.N, output_layer) -> an IR DLAS-A net (REFERENCE.md §2.2).
+nn::StateDict evolve_ir_to_dlas(SourceDict& source, const nn::StateDict& target);
+bool evolve_ir_leaves_to_init(const std::string& target_key);
+
+// Single-stream ResNetCaffe (conv1, bn1, relu, layer1..layer4, fc / se_block) -> ResNet34DLAS (§2.1).
+nn::StateDict resnet_caffe_to_dlas(SourceDict& source, const nn::StateDict& target);
+bool resnet_caffe_leaves_to_init(const std::string& target_key);
+
+}  // namespace weights_import::maps
+
+namespace weights_import::maps {
+
+// ---- shared by the maps
+// The stream prefixes ("rgb_backbone.", ...) the target has, in rgb, depth, ir order.
+std::vector<std::string> stream_prefixes(const nn::StateDict& target);
+bool has_prefix(const nn::StateDict& dict, const std::string& prefix);
+// Every source key under `from` becomes `to` + the rest of its name; num_batches_tracked only when asked.
+void copy_tree(SourceDict& source, const std::string& from, const std::string& to, nn::StateDict& out,
+               bool with_num_batches_tracked);
+// t repeated along dim as often as the target's tensor under target_key needs (REFERENCE.md §2: layer4 reads
+// the concatenation of the streams, so its input-side tensors are the pretrained ones, once per stream,
+// unscaled). Unchanged when the sizes do not divide; the shape check then reports it.
+nn::Tensor tile_to_target(const nn::Tensor& t, int dim, const nn::StateDict& target, const std::string& target_key);
+
+}  // namespace weights_import::maps
