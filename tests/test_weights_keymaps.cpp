@@ -112,3 +112,29 @@ TEST_CASE("keymaps/identity map round-trips our own nets") {
   CHECK_THROWS_WITH(map_weights(find_key_map("identity"), own, other->state_dict(), true, "own"),
                     doctest::Contains("unexpected"));
 }
+
+TEST_CASE("keymaps/evolve: full-depth IR-50 layout (3, 4, 14, 3 units) maps onto ir50_dlas_a_w4 strictly") {
+  // A face.evoLVe-layout source made from the model itself: the stream's input_layer and stages 1-3 and
+  // agg_layer3's stage 4 (stage-4 structure on one stream's channels) as the flat body.0 ... body.23.
+  auto net = models::build_model("ir50_dlas_a_w4");
+  const StateDict own = net->state_dict();
+  StateDict source;
+  int unit = 0;
+  auto add_stage = [&](const std::string& prefix) {
+    for (int i = 0;; ++i, ++unit) {
+      const StateDict u = strip_prefix(own, prefix + std::to_string(i) + ".");
+      if (u.empty()) return;
+      for (const auto& [k, t] : u) source.emplace_back("body." + std::to_string(unit) + "." + k, t);
+    }
+  };
+  for (const auto& [k, t] : strip_prefix(own, "rgb_backbone.input_layer."))
+    source.emplace_back("input_layer." + k, t);
+  for (const char* stage : {"rgb_backbone.layer1.", "rgb_backbone.layer2.", "rgb_backbone.layer3.",
+                            "agg_layer3.agg_layer."})
+    add_stage(stage);
+  REQUIRE(unit == 24);
+  const MappedWeights m = map_weights(find_key_map("evolve_ir"), source, own, true, "ir50 layout");
+  CHECK(m.report.clean());
+  // Only unit 0 of layer4 reads the 3 streams; units 1 and 2 keep the pretrained shapes.
+  CHECK(find_entry(m.tensors, "layer4.1.res_layer.0.weight").shape() == find_entry(source, "body.22.res_layer.0.weight").shape());
+}

@@ -10,9 +10,12 @@ namespace weights_import {
 
 namespace {
 
+// The first few keys of a category: a wrong model gives hundreds, and the first ones tell the story.
 std::string join_lines(const char* what, const std::vector<std::string>& keys) {
+  constexpr std::size_t kShown = 12;
   std::string out;
-  for (const auto& k : keys) out += nn::str("\n  ", what, ": ", k);
+  for (std::size_t i = 0; i < std::min(keys.size(), kShown); ++i) out += nn::str("\n  ", what, ": ", keys[i]);
+  if (keys.size() > kShown) out += nn::str("\n  ... and ", keys.size() - kShown, " more ", what, " keys");
   return out;
 }
 
@@ -100,6 +103,10 @@ MappedWeights map_weights(const KeyMap& map, const nn::StateDict& source, const 
   for (const auto& [key, t] : produced)
     if (!target_keys.contains(key)) out.report.unexpected.push_back(key);
   out.report.mapped = out.tensors.size();
+  // A shape mismatch is an error even when not strict (as in torch's load_state_dict): the file was made
+  // for another configuration of the model.
+  NN_CHECK(out.report.mismatched.empty(), source_name, ": key map \"", map.name,
+           "\" gives tensors of other shapes than the model's (another model or width?): ", out.report.describe());
   NN_CHECK(!strict || out.report.clean(), source_name, ": key map \"", map.name, "\" (strict): ",
            out.report.describe());
   return out;

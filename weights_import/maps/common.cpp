@@ -25,11 +25,8 @@ void copy_tree(SourceDict& source, const std::string& from, const std::string& t
   }
 }
 
-nn::Tensor tile_to_target(const nn::Tensor& t, int dim, const nn::StateDict& target, const std::string& target_key) {
-  const nn::Tensor want = nn::find_entry(target, target_key);
-  if (!want.defined() || want.dim() != t.dim() || t.size(dim) == 0 || want.size(dim) % t.size(dim) != 0) return t;
-  const auto times = want.size(dim) / t.size(dim);
-  return times == 1 ? t : nn::ops::cat(std::vector<nn::Tensor>(static_cast<std::size_t>(times), t), dim);
+nn::Tensor tile(const nn::Tensor& t, int dim, std::size_t times) {
+  return times == 1 ? t : nn::ops::cat(std::vector<nn::Tensor>(times, t), dim);
 }
 
 }  // namespace weights_import::maps

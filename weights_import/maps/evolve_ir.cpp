@@ -65,14 +65,16 @@ nn::StateDict evolve_ir_to_dlas(SourceDict& source, const nn::StateDict& target)
       copy_tree(source, unit(u), agg + std::to_string(u - st.start[level]) + ".", out, true);
   }
   if (has_prefix(target, "layer4.")) {
+    const std::size_t streams = stream_prefixes(target).size();
     for (int u = st.start[3]; u < st.start[4]; ++u) {
       const std::string from = unit(u), to = "layer4." + std::to_string(u - st.start[3]) + ".";
       nn::StateDict unit_out;
       copy_tree(source, from, to, unit_out, false);
       for (auto& [key, t] : unit_out) {
         const std::string rest = key.substr(to.size());
-        if (rest == "shortcut_layer.0.weight" || rest == "res_layer.1.weight") t = tile_to_target(t, 1, target, key);
-        if (rest.starts_with("res_layer.0.")) t = tile_to_target(t, 0, target, key);  // the BN over the inputs
+        if (u == st.start[3] && (rest == "shortcut_layer.0.weight" || rest == "res_layer.1.weight"))
+          t = tile(t, 1, streams);
+        if (u == st.start[3] && rest.starts_with("res_layer.0.")) t = tile(t, 0, streams);  // BN over the inputs
         out.emplace_back(std::move(key), std::move(t));
       }
     }

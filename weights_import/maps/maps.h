@@ -24,9 +24,8 @@ bool has_prefix(const nn::StateDict& dict, const std::string& prefix);
 // Every source key under `from` becomes `to` + the rest of its name; num_batches_tracked only when asked.
 void copy_tree(SourceDict& source, const std::string& from, const std::string& to, nn::StateDict& out,
                bool with_num_batches_tracked);
-// t repeated along dim as often as the target's tensor under target_key needs (REFERENCE.md §2: layer4 reads
-// the concatenation of the streams, so its input-side tensors are the pretrained ones, once per stream,
-// unscaled). Unchanged when the sizes do not divide; the shape check then reports it.
-nn::Tensor tile_to_target(const nn::Tensor& t, int dim, const nn::StateDict& target, const std::string& target_key);
+// t repeated `times` along dim. layer4 reads the concatenation of the streams, so its input-side tensors are
+// the pretrained ones once per stream, unscaled (REFERENCE.md §2).
+nn::Tensor tile(const nn::Tensor& t, int dim, std::size_t times);
 
 }  // namespace weights_import::maps

@@ -18,7 +18,7 @@ nn::StateDict resnet_caffe_to_dlas(SourceDict& source, const nn::StateDict& targ
     nn::StateDict layer4;
     copy_tree(source, "layer4.", "layer4.", layer4, false);
     for (auto& [key, t] : layer4) {
-      if (key == "layer4.0.weight") t = tile_to_target(t, 1, target, key);
+      if (key == "layer4.0.weight") t = tile(t, 1, stream_prefixes(target).size());
       out.emplace_back(std::move(key), std::move(t));
     }
   }
