@@ -267,6 +267,9 @@ TEST_CASE("weights_pickle/rejects") {
   check_contains(pickle_error(global("posix", "system")), "global 'posix.system' is not allowed");
   check_contains(pickle_error(global("subprocess", "Popen")), "global 'subprocess.Popen' is not allowed");
   check_contains(pickle_error(global("torch", "load")), "global 'torch.load' is not allowed");
+  // torch.load's unpickler would call this on pickled bytes: it is itself an unpickling entry point.
+  check_contains(pickle_error(global("torch.storage", "_load_from_bytes")),
+                 "global 'torch.storage._load_from_bytes' is not allowed");
   check_contains(pickle_error(global("torch", "FloatStorage")), "storage classes cannot be called");
   PickleWriter sg;
   sg.proto(4).str("builtins").str("eval").op(0x93).stop();
