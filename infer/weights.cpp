@@ -34,7 +34,7 @@ void run_import(const ImportOptions& o, std::ostream& log) {
   const std::string model_name = o.model.empty() ? map.default_model : o.model;
   NN_CHECK(!model_name.empty(), "import: key map \"", map.name, "\" needs --model NAME");
   const weights_import::WeightsFile file = weights_import::read_weights_file(o.in);
-  NN_CHECK(o.from.empty() || o.from == file.format, o.in, ": is a ", file.format, " file, not ", o.from);
+  NN_CHECK(o.from.empty() || file.format.starts_with(o.from), o.in, ": is a ", file.format, " file, not ", o.from);
   auto model = build_target_model(model_name);
   const auto mapped = weights_import::map_weights(map, model_entries(file.tensors), model->state_dict(), o.strict, o.in);
   model->load_state_dict(mapped.tensors, false);
