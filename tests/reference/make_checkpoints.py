@@ -49,33 +49,34 @@ class ConvBN(nn.Module):
 
 class EvolveIRBackbone(nn.Module):
     """face.evoLVe's IR-50 Backbone (REFERENCE.md 1.4 / 2.2): input_layer, a flat body of 3+4+14+3 units,
-    output_layer = BN2d, Dropout, Flatten, Linear(C*7*7, emb), BN1d. widths = (stem, stage 1..4)."""
+    output_layer = BN2d, Dropout, Flatten, Linear(C*spatial*spatial, emb), BN1d. widths = (stem, stage 1..4);
+    se_reduction > 0 makes it face.evoLVe's IR-SE Backbone."""
 
-    def __init__(self, widths, emb, units=(3, 4, 14, 3)):
+    def __init__(self, widths, emb, units=(3, 4, 14, 3), se_reduction=0, spatial=7):
         super().__init__()
         self.input_layer = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
                                          nn.PReLU(widths[0]))
         body, cin = [], widths[0]
         for s, n in enumerate(units):
             for u in range(n):
-                body.append(BottleneckIR(cin, widths[s + 1], 2 if u == 0 else 1, 0))
+                body.append(BottleneckIR(cin, widths[s + 1], 2 if u == 0 else 1, se_reduction))
                 cin = widths[s + 1]
         self.body = nn.Sequential(*body)
         self.output_layer = nn.Sequential(nn.BatchNorm2d(cin), nn.Dropout(), nn.Flatten(),
-                                          nn.Linear(cin * 7 * 7, emb), nn.BatchNorm1d(emb))
+                                          nn.Linear(cin * spatial * spatial, emb), nn.BatchNorm1d(emb))
 
 
 class ResNetCaffe34(nn.Module):
     """The single-stream ResNetCaffe-34 of the MCS2018 / AFAD checkpoints (REFERENCE.md 1.3 / 2.1)."""
 
-    def __init__(self, widths, blocks=(1, 2, 5, 3), emb=4):
+    def __init__(self, widths, blocks=(1, 2, 5, 3), emb=4, spatial=5):
         super().__init__()
         self.conv1 = nn.Conv2d(3, widths[0], 3, padding=0, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.PReLU(widths[0])
         for s in range(4):
             setattr(self, f"layer{s + 1}", caffe_stage(widths[s], widths[s + 1], blocks[s]))
-        self.fc = nn.Linear(widths[4] * 5 * 5, emb)
+        self.fc = nn.Linear(widths[4] * spatial * spatial, emb)
 
 
 def perturbed(net, seed):

@@ -18,49 +18,13 @@ import collections
 import os
 
 import torch
-import torch.nn as nn
 
-from make_models import DLAS, BottleneckIR, SEModule, IRFamily, ResNetCaffeFamily, caffe_stage, perturb
+from make_checkpoints import EvolveIRBackbone, ResNetCaffe34
+from make_models import DLAS, IRFamily, ResNetCaffeFamily, perturb
 from reftools import Reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CKPT = os.path.join(HERE, "checkpoints")
-
-
-class Flatten(nn.Module):
-    def forward(self, x):
-        return x.view(x.size(0), -1)
-
-
-class EvolveBackbone(nn.Module):
-    """face.evoLVe.PyTorch backbone/model_irse.py Backbone: the flat `body` of units and `output_layer`."""
-
-    def __init__(self, widths, units, se_reduction, spatial):
-        super().__init__()
-        self.input_layer = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
-                                         nn.PReLU(widths[0]))
-        body = []
-        for s in range(4):
-            for u in range(units[s]):
-                body.append(BottleneckIR(widths[s] if u == 0 else widths[s + 1], widths[s + 1], 2 if u == 0 else 1,
-                                         se_reduction))
-        self.body = nn.Sequential(*body)
-        self.output_layer = nn.Sequential(nn.BatchNorm2d(widths[4]), nn.Dropout(), Flatten(),
-                                          nn.Linear(widths[4] * spatial * spatial, widths[4]),
-                                          nn.BatchNorm1d(widths[4]))
-
-
-class ResNetCaffeSingle(nn.Module):
-    """The single-stream ResNetCaffe of the MCS2018 / attributes checkpoints: stages 1-4 and an fc."""
-
-    def __init__(self, widths, blocks, spatial):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, widths[0], 3, padding=0, bias=False)
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        self.relu = nn.PReLU(widths[0])
-        for s in range(1, 5):
-            setattr(self, f"layer{s}", caffe_stage(widths[s - 1], widths[s], blocks[s - 1]))
-        self.fc = nn.Linear(widths[4] * spatial * spatial, widths[4])
 
 
 def map_evolve(src, dlas, units):
@@ -145,7 +109,7 @@ def main():
     ir_widths, ir_units = [8, 8, 16, 32, 64], [1, 1, 2, 1]  # ir50_dlas_a_tiny / ir_se50_dlas_a_tiny
     for name, se in (("evolve_ir50", 0), ("evolve_ir_se50", 4)):
         torch.manual_seed(40 + se)
-        pretrained = EvolveBackbone(ir_widths, ir_units, se, 2)
+        pretrained = EvolveIRBackbone(ir_widths, ir_widths[4], ir_units, se, spatial=2)
         perturb(pretrained)
         save_legacy(pretrained.state_dict(), os.path.join(CKPT, f"keymap_{name}.pth"))
         run_case(ref, name, IRFamily(ir_widths, ir_units, se), pretrained,
@@ -155,7 +119,7 @@ def main():
 
     rn_widths, rn_blocks = [4, 8, 16, 32, 64], [1, 1, 2, 1]  # resnet34_dlas_a_tiny
     torch.manual_seed(60)
-    pretrained = ResNetCaffeSingle(rn_widths, rn_blocks, 2)
+    pretrained = ResNetCaffe34(rn_widths, rn_blocks, emb=rn_widths[4], spatial=2)
     perturb(pretrained)
     wrapped = {"state_dict": collections.OrderedDict(("module." + k, v) for k, v in pretrained.state_dict().items()),
                "epoch": 3}
