@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "libnn/core/check.h"
+#include "infer/embed.h"
 #include "libnn/core/device.h"
 #include "models/registry.h"
 #include "models/summary.h"
@@ -71,6 +72,16 @@ int main(int argc, char** argv) {
     }
     models::print_summary(models::summarize(*net, size, summary.batch), std::cout, summary.detail);
   });
+
+  infer::EmbedOptions embed;
+  auto* embed_cmd = app.add_subcommand("embed", "Face descriptors of images, as JSON (face-api's FaceRecognitionNet)");
+  embed_cmd->add_option("--model", embed.model, "Model (faceapi)");
+  embed_cmd->add_option("--weights", embed.weights,
+                        "face-api's model folder (face_recognition_model-weights_manifest.json) or the manifest")
+      ->required();
+  embed_cmd->add_option("images", embed.images, "Face crops (150x150 go in unchanged, others are padded and resized)")
+      ->required();
+  embed_cmd->callback([&] { infer::run_embed(embed, std::cout); });
 
   try {
     app.parse(argc, argv);
