@@ -38,8 +38,13 @@ class FaceApiConvUnit : public nn::Module {
 // at the bottom/right when smaller (see the file comment), and the shortcut's channels are matched to `out`:
 //   in == out      unchanged;
 //   out == 2 * in  zero channels appended (face-api's rule: pooled channels stay at 0..in-1);
-//   in == k * out  the k consecutive groups of `out` channels summed (DLAS layer4 on 3 concatenated streams:
-//                  pretrained conv1 filters tiled k times see the streams' sum, so the shortcut passes it too).
+//   in == k * out  the k consecutive groups of `out` channels summed. This is DLAS layer4 on the 3
+//                  concatenated streams: its pretrained conv1 filters W are tiled 3x unscaled, and
+//                  conv([W W W], cat(a, b, c)) = conv(W, a + b + c), so the main branch reads the streams'
+//                  sum; the shortcut must add the same signal, pool(a + b + c) = the sum of the pooled
+//                  groups, for the block to stay a residual of one input. (Keeping one group would drop two
+//                  streams from the shortcut; averaging would be the 1/3 scaling the filters deliberately
+//                  do not get.) With identical streams both branches see 3a, like the pretrained block on 3a.
 class FaceApiResidual : public nn::Module {
  public:
   FaceApiResidual(index_t in_channels, index_t out_channels, bool down, nn::Generator& gen = nn::default_generator());
