@@ -2,6 +2,7 @@
 // cross-entropy + backward + Adam) of the reference networks at 112x112, batch 1 and 32. FLOP/s counts
 // the forward FLOPs from the model summary (x3 for a training step: forward, backward data, backward
 // weights), so it is comparable across models and with the GEMM peak in bench/README.md.
+// BM_faceapi_descriptor: face-api's FaceRecognitionNet alone (150x150, batch 1 and 16), inference.
 //   OMP_NUM_THREADS=2 build/bench/bench_models --benchmark_min_time=0.01
 #include <benchmark/benchmark.h>
 
@@ -9,6 +10,7 @@
 #include "libnn/core/rng.h"
 #include "libnn/ops/loss.h"
 #include "libnn/optim/adam.h"
+#include "models/faceapi.h"
 #include "models/registry.h"
 #include "models/summary.h"
 
@@ -58,6 +60,16 @@ void bm_train_step(benchmark::State& state, const std::string& name) {
   state.counters["samples/s"] = benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void bm_faceapi_descriptor(benchmark::State& state) {
+  models::FaceRecognitionNet net;
+  net.eval();
+  nn::Generator gen(1);
+  const Tensor x = Tensor::normal({state.range(0), 3, 150, 150}, 0, 0.5, gen);
+  nn::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(net.forward(x).raw_data());
+  state.counters["samples/s"] = benchmark::Counter(static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,6 +79,8 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark((std::string("BM_train_step/") + name).c_str(), bm_train_step, std::string(name))
         ->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
   }
+  benchmark::RegisterBenchmark("BM_faceapi_descriptor", bm_faceapi_descriptor)
+      ->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -3,10 +3,11 @@
 #include <cstdio>
 
 #include "libnn/core/check.h"
+#include "models/faceapi.h"
 #include "models/registry.h"
 #include "weights_import/load_weights.h"
 
-namespace hardtune {
+namespace infer {
 
 namespace {
 
@@ -18,15 +19,22 @@ nn::StateDict model_entries(const nn::StateDict& dict) {
 
 }  // namespace
 
-std::shared_ptr<nn::Module> build_target_model(const std::string& name) { return models::build_model(name); }
+std::shared_ptr<nn::Module> build_target_model(const std::string& name) {
+  if (name == "faceapi") return std::make_shared<models::FaceRecognitionNet>();
+  return models::build_model(name);
+}
+
+weights_import::MapReport load_weights_into(nn::Module& model, const weights_import::WeightsFile& file,
+                                            const std::string& source, const std::string& map, bool strict) {
+  const auto mapped = weights_import::map_weights(weights_import::find_key_map(map), model_entries(file.tensors),
+                                                  model.state_dict(), strict, source);
+  model.load_state_dict(mapped.tensors, false);
+  return mapped.report;
+}
 
 weights_import::MapReport load_weights_into(nn::Module& model, const std::string& path, const std::string& map,
                                             bool strict) {
-  const weights_import::WeightsFile file = weights_import::read_weights_file(path);
-  const auto mapped = weights_import::map_weights(weights_import::find_key_map(map), model_entries(file.tensors),
-                                                  model.state_dict(), strict, path);
-  model.load_state_dict(mapped.tensors, false);
-  return mapped.report;
+  return load_weights_into(model, weights_import::read_weights_file(path), path, map, strict);
 }
 
 void run_import(const ImportOptions& o, std::ostream& log) {
@@ -63,4 +71,4 @@ void run_inspect(const std::string& path, std::ostream& out) {
   out << "total: " << total_elements << " elements, " << total_bytes << " bytes\n";
 }
 
-}  // namespace hardtune
+}  // namespace infer

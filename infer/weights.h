@@ -9,8 +9,9 @@
 
 #include "libnn/nn/module.h"
 #include "weights_import/key_maps.h"
+#include "weights_import/load_weights.h"
 
-namespace hardtune {
+namespace infer {
 
 // The model a key map targets by name: a registered multi-modal net (models/registry.h) or "faceapi".
 std::shared_ptr<nn::Module> build_target_model(const std::string& name);
@@ -19,6 +20,8 @@ std::shared_ptr<nn::Module> build_target_model(const std::string& name);
 // error listing every key; otherwise keys the model lacks are skipped and missing ones keep their init.
 weights_import::MapReport load_weights_into(nn::Module& model, const std::string& path,
                                             const std::string& map = "identity", bool strict = true);
+weights_import::MapReport load_weights_into(nn::Module& model, const weights_import::WeightsFile& file,
+                                            const std::string& source, const std::string& map, bool strict);
 
 struct ImportOptions {
   std::string from;   // "pth", "tfjs", "safetensors" or "" (detect)
@@ -34,4 +37,4 @@ void run_import(const ImportOptions& options, std::ostream& log);
 // `hardtune inspect`: format, metadata, then one line per tensor (name, dtype, shape, bytes) and totals.
 void run_inspect(const std::string& path, std::ostream& out);
 
-}  // namespace hardtune
+}  // namespace infer

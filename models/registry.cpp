@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include "models/baseline.h"
+#include "models/faceapi_dlas.h"
 #include "models/heads.h"
 #include "models/iresnet.h"
 #include "models/resnet_caffe.h"
@@ -84,6 +85,8 @@ const std::map<std::string, Entry>& registry() {
         for (const auto& [suffix, config] : {std::pair{"", full}, std::pair{"_w4", w4}, std::pair{"_tiny", tiny}})
           add_single_modality(t, base + suffix, [c = config] { return ir_family(c); });
     }
+    t["faceapi_dlas_a"] = {"face-api FaceRecognitionNet (dlib ResNet-29) streams, DLAS-A, 256-d feature", 150,
+                           [] { return dlas(faceapi_family(), DlasVariant::A); }};
     t["casia_surf_baseline"] = {"CASIA-SURF paper baseline: ResNet-18 streams, SE fusion, shared res4", 112,
                                 [] { return std::make_shared<CasiaSurfBaseline>(); }};
     t["casia_surf_baseline_w4"] = {"CASIA-SURF paper baseline, width x1/4", 112,

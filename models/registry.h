@@ -1,5 +1,6 @@
 // The model registry: every network by name, and from a TOML config. Names:
-//   resnet34_dlas_{a,b,c}, ir50_dlas_a, ir_se50_dlas_a, ir100_dlas_a, ir152_dlas_a, casia_surf_baseline
+//   resnet34_dlas_{a,b,c}, ir50_dlas_a, ir_se50_dlas_a, ir100_dlas_a, ir152_dlas_a, casia_surf_baseline,
+//   faceapi_dlas_a (face-api's face-recognition net as the streams; 150x150 inputs)
 // and reduced variants for fast tests and the demo (same code path, other numbers):
 //   <name>_w4    width x1/4, full depth
 //   <name>_tiny  width x1/8 and 1-2 units per stage

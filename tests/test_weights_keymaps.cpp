@@ -4,7 +4,12 @@
 // the .pth goes through our reader and key map into the registered *_tiny model; what the map leaves to init
 // (fusion convs, classifier) is set from the reference, and the logits must agree.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <sstream>
+
+#include "infer/weights.h"
 #include "libnn/autograd/grad_mode.h"
 #include "models/registry.h"
 #include "tests/support/reference.h"
@@ -137,4 +142,35 @@ TEST_CASE("keymaps/evolve: full-depth IR-50 layout (3, 4, 14, 3 units) maps onto
   CHECK(m.report.clean());
   // Only unit 0 of layer4 reads the 3 streams; units 1 and 2 keep the pretrained shapes.
   CHECK(find_entry(m.tensors, "layer4.1.res_layer.0.weight").shape() == find_entry(source, "body.22.res_layer.0.weight").shape());
+}
+
+TEST_CASE("keymaps/import writes the model's full state; inspect and load_weights_into read it back") {
+  const std::string out = "/tmp/hardtune_test_import_" + std::to_string(::getpid()) + ".safetensors";
+  std::ostringstream log;
+  infer::run_import({.from = "pth", .map = "evolve_ir", .model = "ir50_dlas_a_tiny",
+                     .in = kCheckpoints + "keymap_evolve_ir50.pth", .out = out, .strict = true},
+                    log);
+  CHECK(log.str().find("299 tensors mapped") != std::string::npos);
+  const io::Safetensors written = io::load_safetensors(out);
+  CHECK(written.metadata.at("key_map") == "evolve_ir");
+  CHECK(written.metadata.at("source_format") == "pth (legacy)");
+
+  auto net = models::build_model("ir50_dlas_a_tiny");
+  CHECK(written.tensors.size() == net->state_dict().size());
+  const MapReport r = infer::load_weights_into(*net, out);  // identity, strict
+  CHECK(r.mapped == written.tensors.size());
+  CHECK(find_entry(net->state_dict(), "ir_backbone.input_layer.0.weight").to_vector() ==
+        find_entry(load_weights(kCheckpoints + "keymap_evolve_ir50.pth"), "input_layer.0.weight").to_vector());
+
+  std::ostringstream listing;
+  infer::run_inspect(out, listing);
+  CHECK(listing.str().find("metadata model = ir50_dlas_a_tiny") != std::string::npos);
+  CHECK(listing.str().find("layer4.0.res_layer.1.weight") != std::string::npos);
+  std::filesystem::remove(out);
+
+  CHECK_THROWS_WITH(infer::run_import({.from = "tfjs", .map = "evolve_ir", .in = kCheckpoints + "keymap_evolve_ir50.pth",
+                                       .out = out},
+                                      log),
+                    doctest::Contains("is a pth (legacy) file, not tfjs"));
+  CHECK(!std::filesystem::exists(out));
 }

@@ -27,4 +27,8 @@ if [[ "${HARDTUNE_SETUP_TORCH:-0}" == 1 ]]; then
   dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy >/dev/null
 fi
+# face-api 1.7.15's pretrained weights (and the JS library the reference generator runs) into .cache/ for
+# tests/test_faceapi.cpp. Best effort: offline, the build still works and those tests report themselves skipped.
+"$(dirname "$0")/fetch_faceapi.sh" >/dev/null ||
+  echo "setup: could not fetch face-api; tests/test_faceapi.cpp will skip its checks on the real weights" >&2
 echo "setup: ok"

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "libnn/core/check.h"
+#include "infer/embed.h"
 #include "libnn/core/device.h"
 #include "infer/weights.h"
 #include "models/registry.h"
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
     models::print_summary(models::summarize(*net, size, summary.batch), std::cout, summary.detail);
   });
 
-  hardtune::ImportOptions import;
+  infer::ImportOptions import;
   auto* import_cmd = app.add_subcommand("import", "Map pretrained weights (.pth, TF.js, safetensors) onto a model");
   import_cmd->add_option("--from", import.from, "Input format (default: detected)")
       ->check(CLI::IsMember({"pth", "tfjs", "safetensors"}));
@@ -83,12 +84,22 @@ int main(int argc, char** argv) {
   import_cmd->add_flag("--strict", import.strict, "Fail on any unused, missing or mismatched key");
   import_cmd->add_option("IN", import.in, "Source weights")->required();
   import_cmd->add_option("OUT", import.out, "Output .safetensors")->required();
-  import_cmd->callback([&] { hardtune::run_import(import, std::cout); });
+  import_cmd->callback([&] { infer::run_import(import, std::cout); });
 
   std::string inspect_path;
   auto* inspect_cmd = app.add_subcommand("inspect", "Names, shapes, dtypes, sizes and metadata of a weights file");
   inspect_cmd->add_option("FILE", inspect_path, "A .safetensors, .pth or TF.js manifest")->required();
-  inspect_cmd->callback([&] { hardtune::run_inspect(inspect_path, std::cout); });
+  inspect_cmd->callback([&] { infer::run_inspect(inspect_path, std::cout); });
+
+  infer::EmbedOptions embed;
+  auto* embed_cmd = app.add_subcommand("embed", "Face descriptors of images, as JSON (face-api's FaceRecognitionNet)");
+  embed_cmd->add_option("--model", embed.model, "Model (faceapi)");
+  embed_cmd->add_option("--weights", embed.weights,
+                        "face-api's model folder (face_recognition_model-weights_manifest.json) or the manifest")
+      ->required();
+  embed_cmd->add_option("images", embed.images, "Face crops (150x150 go in unchanged, others are padded and resized)")
+      ->required();
+  embed_cmd->callback([&] { infer::run_embed(embed, std::cout); });
 
   try {
     app.parse(argc, argv);

@@ -58,6 +58,11 @@ const std::vector<KeyMap>& key_maps() {
        "ir50_dlas_a", maps::evolve_ir_to_dlas, maps::evolve_ir_leaves_to_init},
       {"resnet_caffe", "single-stream ResNetCaffe-34 (MCS2018, attributes trainer) -> ResNet34 DLAS (§2.1)",
        "resnet34_dlas_a", maps::resnet_caffe_to_dlas, maps::resnet_caffe_leaves_to_init},
+      {"faceapi", "face-api TF.js FaceRecognitionNet -> FaceRecognitionNet (HWIO -> OIHW, fc transposed)", "faceapi",
+       maps::faceapi_to_net},
+      {"faceapi_dlas", "face-api TF.js FaceRecognitionNet -> faceapi_dlas_a (the trunk in every stream, agg <- "
+       "conv128 / conv256 / conv256_down_out, layer4 <- conv256_down_out tiled per stream)", "faceapi_dlas_a",
+       maps::faceapi_to_dlas, maps::faceapi_dlas_leaves_to_init},
   };
   return maps;
 }

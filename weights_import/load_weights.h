@@ -14,9 +14,9 @@ struct WeightsFile {
   nn::io::Metadata metadata;   // safetensors metadata; a checkpoint's wrapper, prefix and plain entries
 };
 
-// safetensors (nn::io::load_safetensors) or a PyTorch checkpoint of either format (read_torch_checkpoint,
-// unwrapped and with a DataParallel "module." prefix stripped). Throws nn::Error naming the path and the
-// formats it tried when the content matches none.
+// safetensors (nn::io::load_safetensors), a PyTorch checkpoint of either format (read_torch_checkpoint,
+// unwrapped and with a DataParallel "module." prefix stripped) or a TF.js weights manifest (load_tfjs).
+// Throws nn::Error naming the path and the formats it tried when the content matches none.
 WeightsFile read_weights_file(const std::string& path);
 nn::StateDict load_weights(const std::string& path);  // read_weights_file(path).tensors
 

@@ -13,6 +13,20 @@ bool evolve_ir_leaves_to_init(const std::string& target_key);
 nn::StateDict resnet_caffe_to_dlas(SourceDict& source, const nn::StateDict& target);
 bool resnet_caffe_leaves_to_init(const std::string& target_key);
 
+// face-api's TF.js FaceRecognitionNet (load_tfjs of face_recognition_model-weights_manifest.json) ->
+// models::FaceRecognitionNet: `<layer>/conv/filters` HWIO -> `<layer>.conv.weight` OIHW, `/conv/bias` ->
+// `.conv.bias`, `/scale/weights` -> `.scale.weight`, `/scale/biases` -> `.scale.bias` (layer = conv32_down or
+// <block>.conv1|conv2), `fc` [256, 128] -> `fc.weight` [128, 256].
+nn::StateDict faceapi_to_net(SourceDict& source, const nn::StateDict& target);
+
+// The same source -> faceapi_dlas_a (models/faceapi_dlas.h): the trunk (conv32_down .. conv256_2) copied
+// into every stream; agg_layer1.agg_layer <- the conv128 group, agg_layer2.agg_layer <- the conv256 group,
+// agg_layer3.agg_layer <- conv256_down_out, layer4 <- conv256_down_out with conv1's filters tiled once per
+// stream along the inputs (no scaling, as REFERENCE.md §2 does for the reference nets). `fc` (the
+// descriptor projection) is ignored on purpose; the fusion convs and the classifier are left to init.
+nn::StateDict faceapi_to_dlas(SourceDict& source, const nn::StateDict& target);
+bool faceapi_dlas_leaves_to_init(const std::string& target_key);
+
 }  // namespace weights_import::maps
 
 namespace weights_import::maps {
