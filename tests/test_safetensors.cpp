@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "libnn/core/rng.h"
 #include "libnn/io/safetensors.h"
@@ -19,6 +20,20 @@ void write_raw(const std::string& path, const std::string& header, const std::st
   const std::uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) out.put(static_cast<char>(n >> (8 * i)));
   out << header << data;
+}
+
+std::vector<std::uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string parse_error(std::span<const std::uint8_t> bytes) {
+  try {
+    io::parse_safetensors(bytes, "member.safetensors");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 std::string load_error(const std::string& path) {
@@ -46,8 +61,9 @@ TEST_CASE("safetensors/round_trip_all_dtypes") {
   const auto out = io::load_safetensors(path);
   CHECK(out.metadata.at("case") == "{\"k\": 3}");
   REQUIRE(out.tensors.size() == in.size());
-  for (const auto& [name, t] : in) {
-    CAPTURE(name);
+  for (const auto& kv : in) {  // not a structured binding: clang 14 cannot capture one (CAPTURE)
+    const auto& [name, t] = kv;
+    CAPTURE(kv.first);
     CHECK(out.get(name).dtype() == t.dtype());
     CHECK(out.get(name).shape() == t.shape());
     CHECK(out.get(name).to_vector() == t.to_vector());
@@ -106,5 +122,50 @@ TEST_CASE("safetensors/hostile_files") {
     write_raw(path, R"({"__metadata__":{"a":1}})", "");
     CHECK(load_error(path).find("not a string") != std::string::npos);
   }
+  fs::remove(path);
+}
+
+TEST_CASE("safetensors/parse_bytes") {
+  const std::string path = temp_path("bytes.safetensors");
+  io::save_safetensors(path, {{"w", Tensor::from_vector({2, 2}, {1, 2, 3, 4})}, {"n", Tensor::zeros({0})}},
+                       {{"format", "pt"}});
+  std::vector<std::uint8_t> bytes = read_bytes(path);
+  fs::remove(path);
+  auto st = io::parse_safetensors(bytes, "member.safetensors");
+  bytes.assign(bytes.size(), 0);  // the tensors own their data
+  CHECK(st.source == "member.safetensors");
+  CHECK(st.metadata.at("format") == "pt");
+  CHECK(st.get("w").to_vector() == std::vector<double>{1, 2, 3, 4});
+  CHECK(st.get("n").numel() == 0);
+
+  io::save_safetensors(path, {{"w", Tensor::ones({4})}});
+  const auto good = read_bytes(path);
+  fs::remove(path);
+  CHECK(parse_error({good.data(), 5}).find("member.safetensors: not a safetensors file") != std::string::npos);
+  CHECK(parse_error({good.data(), good.size() - 1}).find("outside the data section") != std::string::npos);
+  CHECK(parse_error({good.data(), 12}).find("member.safetensors: header size") != std::string::npos);
+}
+
+// Empty tensors hold no bytes: one whose offsets coincide with or fall inside another tensor's range is
+// not an overlap. (The old check compared neighbours after an unstable sort, so the verdict depended on
+// key order.)
+TEST_CASE("safetensors/empty_tensors_never_overlap") {
+  const std::string path = temp_path("empty_offsets.safetensors");
+  write_raw(path,
+            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+            R"("b":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+            R"("c":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]},)"
+            R"("d":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+            std::string(12, '\0'));
+  const auto st = io::load_safetensors(path);
+  CHECK(st.tensors.size() == 4);
+  CHECK(st.get("d").numel() == 1);
+  // An empty tensor between two overlapping ones does not hide the overlap.
+  write_raw(path,
+            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+            R"("b":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},)"
+            R"("c":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+            std::string(8, '\0'));
+  CHECK(load_error(path).find("tensors \"a\" and \"c\" overlap") != std::string::npos);
   fs::remove(path);
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what hardtune needs to build and test on Debian 12 (idempotent: installs only what is missing).
 # CUDA is optional: with nvcc on the PATH (or in /usr/local/cuda/bin) the CUDA backend is built too.
+# clang builds the fuzz targets (tools/fuzz.sh); it leaves libFuzzer's runtime (libclang-rt-14-dev), the
+# OpenMP headers for clang (libomp-14-dev) and llvm-symbolizer for readable reports (llvm-14) as
+# recommendations, which --no-install-recommends skips.
 set -euo pipefail
 
 packages=(
   g++ meson ninja-build pkg-config
   doctest-dev libstb-dev libbenchmark-dev libopenblas-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  clang libclang-rt-14-dev libomp-14-dev llvm-14
 )
 
 missing=()

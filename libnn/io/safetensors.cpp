@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "libnn/autograd/grad_mode.h"
@@ -68,35 +69,34 @@ Entry parse_entry(const std::string& name, const nlohmann::json& j, std::uint64_
   return e;
 }
 
-}  // namespace
-
-bool Safetensors::contains(const std::string& name) const {
-  return std::any_of(tensors.begin(), tensors.end(), [&](const auto& kv) { return kv.first == name; });
+// Puts the entries in data order and rejects non-empty tensors that share bytes. Empty ones occupy none,
+// wherever their offsets point: skipping them keeps the verdict independent of how ties sort.
+void check_disjoint(std::vector<Entry>& entries, const std::string& path) {
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  const Entry* prev = nullptr;
+  for (const Entry& e : entries) {
+    if (e.begin == e.end) continue;
+    NN_CHECK(prev == nullptr || e.begin >= prev->end, path, ": tensors \"", prev->name, "\" and \"", e.name,
+             "\" overlap");
+    prev = &e;
+  }
 }
 
-const Tensor& Safetensors::get(const std::string& name) const {
-  for (const auto& [n, t] : tensors)
-    if (n == name) return t;
-  throw Error(str(source, ": no tensor named \"", name, "\""));
-}
+// Copies n bytes at offset of the source into dst; false when the source cannot supply them. Both
+// entry points read through one of these, so every check on the file lives in read_safetensors alone.
+using ReadAt = std::function<bool(std::uint64_t offset, void* dst, std::size_t n)>;
 
-Safetensors load_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  NN_CHECK(in, path, ": cannot open file");
-  std::error_code ec;
-  const std::uint64_t file_size = std::filesystem::file_size(path, ec);
-  NN_CHECK(!ec, path, ": cannot stat: ", ec.message());
+Safetensors read_safetensors(const std::string& path, std::uint64_t file_size, const ReadAt& read_at) {
   NN_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size, " bytes, need at least 8)");
-
   unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  NN_CHECK(read_at(0, len_bytes, 8), path, ": truncated header");
   std::uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | len_bytes[i];
   NN_CHECK(header_size <= kMaxSafetensorsHeader && header_size <= file_size - 8, path, ": header size ",
            header_size, " exceeds the file (", file_size, " bytes) or the 100 MB limit");
   std::string header(header_size, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_size));
-  NN_CHECK(in, path, ": truncated header");
+  NN_CHECK(read_at(8, header.data(), header_size), path, ": truncated header");
 
   nlohmann::json j;
   try {
@@ -122,20 +122,50 @@ Safetensors load_safetensors(const std::string& path) {
     }
     entries.push_back(parse_entry(key, value, data_size, path));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  for (std::size_t i = 1; i < entries.size(); ++i)
-    NN_CHECK(entries[i].begin >= entries[i - 1].end || entries[i - 1].begin == entries[i - 1].end, path,
-             ": tensors \"", entries[i - 1].name, "\" and \"", entries[i].name, "\" overlap");
+  check_disjoint(entries, path);
 
   NoGradGuard no_grad;
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype);
-    in.seekg(static_cast<std::streamoff>(data_start + e.begin));
-    in.read(static_cast<char*>(t.raw_data()), static_cast<std::streamsize>(e.end - e.begin));
-    NN_CHECK(in, path, ": tensor \"", e.name, "\": read failed (truncated file?)");
+    NN_CHECK(read_at(data_start + e.begin, t.raw_data(), e.end - e.begin), path, ": tensor \"", e.name,
+             "\": read failed (truncated file?)");
     out.tensors.emplace_back(e.name, std::move(t));
   }
   return out;
+}
+
+}  // namespace
+
+bool Safetensors::contains(const std::string& name) const {
+  return std::any_of(tensors.begin(), tensors.end(), [&](const auto& kv) { return kv.first == name; });
+}
+
+const Tensor& Safetensors::get(const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return t;
+  throw Error(str(source, ": no tensor named \"", name, "\""));
+}
+
+Safetensors parse_safetensors(std::span<const std::uint8_t> bytes, const std::string& source) {
+  return read_safetensors(source, bytes.size(), [&](std::uint64_t offset, void* dst, std::size_t n) {
+    if (offset > bytes.size() || n > bytes.size() - offset) return false;
+    if (n > 0) std::memcpy(dst, bytes.data() + offset, n);
+    return true;
+  });
+}
+
+// Streams each tensor from the file: a checkpoint is never held twice in memory.
+Safetensors load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  NN_CHECK(in, path, ": cannot open file");
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(path, ec);
+  NN_CHECK(!ec, path, ": cannot stat: ", ec.message());
+  return read_safetensors(path, file_size, [&](std::uint64_t offset, void* dst, std::size_t n) {
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(static_cast<char*>(dst), static_cast<std::streamsize>(n));
+    return static_cast<bool>(in);
+  });
 }
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {

@@ -5,7 +5,9 @@
 // truncated or hostile file gives an error naming the file and the entry, never a crash or a huge alloc.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,7 +20,7 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 using Metadata = std::map<std::string, std::string>;
 
 struct Safetensors {
-  std::string source;   // the path, for error messages
+  std::string source;   // the path (or the caller's name for the bytes), for error messages
   NamedTensors tensors;  // in file order
   Metadata metadata;
 
@@ -27,6 +29,9 @@ struct Safetensors {
 };
 
 Safetensors load_safetensors(const std::string& path);
+// The same checks on bytes already in memory (an archive member, a fuzzer's input); source names them
+// in errors. The tensors own copies: bytes may be freed afterwards.
+Safetensors parse_safetensors(std::span<const std::uint8_t> bytes, const std::string& source);
 // Writes atomically (temp file + rename). Tensors may be any layout or device; they are saved contiguous.
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
 
