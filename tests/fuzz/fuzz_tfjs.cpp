@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "libnn/memory/allocator.h"
+#include "tests/fuzz/fuzz_support.h"
 #include "weights_import/tfjs.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -17,11 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<std::uint8_t> shard(data + std::min(size, split + 1), data + size);
   try {
     const auto tensors = weights_import::parse_tfjs(manifest, [&](const std::string&) { return shard; }, "fuzz input");
-    for (const auto& [name, t] : tensors) {
-      const std::size_t bytes = static_cast<std::size_t>(t.numel()) * nn::dtype_size(t.dtype());
-      const auto* p = static_cast<const volatile std::uint8_t*>(t.raw_data());
-      for (std::size_t i = 0; i < bytes; ++i) (void)p[i];
-    }
+    fuzz::touch_every_byte(tensors);
   } catch (const nn::Error&) {
   }
   nn::allocator_for(nn::Device::cpu()).empty_cache();
