@@ -94,7 +94,7 @@ Safetensors read_safetensors(const std::string& path, std::uint64_t file_size, c
   std::uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | len_bytes[i];
   NN_CHECK(header_size <= kMaxSafetensorsHeader && header_size <= file_size - 8, path, ": header size ",
-           header_size, " exceeds the file (", file_size, " bytes) or the 100 MB limit");
+           header_size, " exceeds the file (", file_size, " bytes) or the ", kMaxSafetensorsHeader >> 20, " MB limit");
   std::string header(header_size, '\0');
   NN_CHECK(read_at(8, header.data(), header_size), path, ": truncated header");
 

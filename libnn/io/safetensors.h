@@ -35,7 +35,9 @@ Safetensors parse_safetensors(std::span<const std::uint8_t> bytes, const std::st
 // Writes atomically (temp file + rename). Tensors may be any layout or device; they are saved contiguous.
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
 
-// Upper bound on the JSON header; the format's own reference implementation uses 100 MB.
-constexpr std::size_t kMaxSafetensorsHeader = 100u << 20;
+// Upper bound on the JSON header. The format's reference reader allows 100 MB, but nlohmann::json holds a
+// header at 17-38x its size, so a hostile 100 MB header would cost up to 3.8 GB before any check; 16 MB
+// still describes ~150k tensors (a real header is a few KB to a few MB).
+constexpr std::size_t kMaxSafetensorsHeader = 16u << 20;
 
 }  // namespace nn::io
