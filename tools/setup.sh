@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   g++ meson ninja-build pkg-config
   doctest-dev libstb-dev libbenchmark-dev libopenblas-dev
-  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev zlib1g-dev
   clang libclang-rt-14-dev libomp-14-dev llvm-14
 )
 

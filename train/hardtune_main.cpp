@@ -4,8 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "libnn/core/check.h"
+#include "infer/data/folds.h"
 #include "infer/embed.h"
 #include "libnn/core/device.h"
 #include "infer/weights.h"
@@ -100,6 +103,32 @@ int main(int argc, char** argv) {
   embed_cmd->add_option("images", embed.images, "Face crops (150x150 go in unchanged, others are padded and resized)")
       ->required();
   embed_cmd->callback([&] { infer::run_embed(embed, std::cout); });
+
+  auto* lists_cmd = app.add_subcommand("lists", "CASIA-SURF list files: statistics and attack-type folds");
+  lists_cmd->require_subcommand(1);
+  const auto on_bad_policy = [](const std::string& name) {
+    return name == "skip" ? infer::OnBadSample::skip : infer::OnBadSample::fail;
+  };
+  const char* on_bad_help = "fail: stop at the first bad line; skip: leave bad lines out and report them";
+  std::string stats_on_bad = "fail";
+  std::vector<std::string> stats_paths;
+  auto* stats_cmd = lists_cmd->add_subcommand("stats", "Rows, real/fake, attack types, splits and subjects of lists");
+  stats_cmd->add_option("LIST", stats_paths, "List files (CSV, plain or .gz)")->required();
+  stats_cmd->add_option("--on-bad-sample", stats_on_bad, on_bad_help)->check(CLI::IsMember({"fail", "skip"}));
+  stats_cmd->callback([&] { infer::run_lists_stats(stats_paths, on_bad_policy(stats_on_bad), std::cout); });
+
+  infer::FoldsOptions folds;
+  auto* folds_cmd = lists_cmd->add_subcommand("folds",
+      "Attack-type folds (folds_by_fakes): OUT/fold<k>/{train_list.txt,val_list_orgl.txt}");
+  folds_cmd->add_option("--from", folds.from, "Training lists whose union is split")->required();
+  folds_cmd->add_option("--out", folds.out, "Output directory")->required();
+  folds_cmd->add_option("--seed", folds.seed, "Seed of the real-subject groups");
+  std::string folds_on_bad = "fail";
+  folds_cmd->add_option("--on-bad-sample", folds_on_bad, on_bad_help)->check(CLI::IsMember({"fail", "skip"}));
+  folds_cmd->callback([&] {
+    folds.on_bad = on_bad_policy(folds_on_bad);
+    infer::run_lists_folds(folds, std::cout);
+  });
 
   try {
     app.parse(argc, argv);
