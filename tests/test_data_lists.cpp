@@ -261,6 +261,16 @@ TEST_CASE("data_lists/bad input") {
   CHECK(error_of("") == "mem.csv: empty list: no header (expected rgb,depth,ir[,label])");
   CHECK_THROWS_WITH_AS(read_list("/nonexistent/list.txt"), doctest::Contains("list: cannot open /nonexistent/list.txt"),
                        nn::Error);
+
+  // A cut-off .gz is an error, not a shorter list.
+  const fs::path cut = fs::temp_directory_path() / ("hardtune_test_cut_" + std::to_string(::getpid()) + ".txt.gz");
+  {
+    std::ifstream in(fixture("phase1_list.txt.gz"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(cut, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  }
+  CHECK_THROWS_WITH_AS(read_list(cut.string()), doctest::Contains(("list: cannot read " + cut.string()).c_str()), nn::Error);
+  fs::remove(cut);
 }
 
 TEST_CASE("data_lists/skip policy") {

@@ -28,11 +28,13 @@ std::string read_all(const std::string& path) {
   std::array<char, 1 << 16> buf;
   for (;;) {
     const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
-    if (n < 0) {
-      int code = 0;
-      const std::string msg = gzerror(f, &code);
+    // A cut-off .gz is not a short read: gzread returns what it decoded, then 0, and records the error.
+    int code = Z_OK;
+    const char* msg = gzerror(f, &code);
+    if (n < 0 || code != Z_OK) {
+      const std::string reason = msg;
       gzclose(f);
-      throw nn::Error(nn::str("list: cannot read ", path, ": ", msg));
+      throw nn::Error(nn::str("list: cannot read ", path, ": ", reason));
     }
     if (n == 0) break;
     text.append(buf.data(), static_cast<std::size_t>(n));
