@@ -1,6 +1,7 @@
 // Path metadata of CASIA-SURF samples (samples.h): a walk over the path's components.
 #include "infer/data/samples.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace infer {
