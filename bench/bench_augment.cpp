@@ -1,7 +1,6 @@
 // Throughput of the training augmentation (train/data/augment.h) on one core at CASIA-SURF-like sizes: a
 // synthetic 230 x 210 triplet (rgb, depth, ir), the STRONG and WEAK pipelines and the test view, reported as
-// triplets per second. Pillow's throughput on the same work is the baseline to compare with
-// (tools or a Python one-liner; see bench/README.md).
+// triplets per second. The baseline, Pillow + numpy doing the same steps, is in bench/README.md.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -24,7 +23,8 @@ nn::Tensor synthetic(std::uint32_t salt) {
 void run(benchmark::State& state, const hardtune::data::AugmentConfig& cfg) {
   const std::array<nn::Tensor, 3> in{synthetic(0), synthetic(1), synthetic(2)};
   std::uint64_t i = 0;
-  for (auto _ : state) benchmark::DoNotOptimize(hardtune::data::augment(in, cfg, infer::Normalization::cifar(), 1, i++));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(hardtune::data::augment(in, cfg, infer::Normalization::cifar(), 1, i++));
   state.counters["triplets/s"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
 }
 

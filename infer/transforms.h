@@ -17,7 +17,7 @@ namespace infer {
 nn::Tensor pil_resize_bilinear(const nn::Tensor& image, nn::index_t height, nn::index_t width);
 
 // PIL Image.rotate(angle, BILINEAR, expand=False, center=None), counter-clockwise in degrees, about
-// (W/2, H/2) (Pillow >= 7), black outside the source; 0/180 (and 90/270 of a square) are exact transposes.
+// (W/2, H/2) as Pillow 9 does, black outside the source; 0/180 (and 90/270 of a square) are exact transposes.
 nn::Tensor pil_rotate_bilinear(const nn::Tensor& image, double angle_degrees);
 
 // image[top : top + height, left : left + width]; the box must lie inside the image.

@@ -41,7 +41,9 @@ void for_cases(const std::string& prefix, F f) {
 }
 
 std::array<nn::Tensor, 3> triplet() {
-  return {image(1), infer::pil_resize_bilinear(image(0), 128, 126), infer::pil_resize_bilinear(image(2), 128, 126)};
+  const nn::Tensor rgb = image(1);  // depth and ir resized to the rgb size, as data_preparing.py does
+  return {rgb, infer::pil_resize_bilinear(image(0), rgb.size(0), rgb.size(1)),
+          infer::pil_resize_bilinear(image(2), rgb.size(0), rgb.size(1))};
 }
 
 }  // namespace

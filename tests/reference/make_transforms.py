@@ -2,8 +2,9 @@
 
 torchvision is not in Debian, so torchvision 0.2.1's functional formulas are written out here on top of PIL
 (they are thin: center_crop offsets, to_tensor = u8 / 255 as float32, normalize = (x - m) / s in float32,
-adjust_* = ImageEnhance, adjust_hue via HSV with a wrapping uint8 add). The Pillow version is recorded in
-the metadata (Pillow >= 7 rotates about (w/2, h/2); the resampling kernel is the same since Pillow 4).
+adjust_* = ImageEnhance, adjust_hue via HSV with a wrapping uint8 add). The Pillow version (Debian's 9.4) is
+recorded in the metadata; the reference ran Pillow 5.4.1, whose rotate/resize numerics are not verified here
+(REFERENCE.md §9, item 8).
 Run: /usr/bin/python3 tests/reference/make_transforms.py
 """
 import math
@@ -69,7 +70,7 @@ def adjust_hue(img, hue_factor):
 def main():
     ref = Reference("transforms")
     # (H, W): downscale both ways, mixed ratios, upscale; the last two are small, for the augmentation ops.
-    sizes = [(97, 131), (128, 126), (60, 50), (37, 45), (29, 23)]
+    sizes = [(97, 131), (112, 126), (60, 50), (37, 45), (29, 23), (21, 21)]
     pils = [Image.fromarray(make_image(h, w, 10 + k), "RGB") for k, (h, w) in enumerate(sizes)]
     ref.metadata["__pillow__"] = PIL.__version__
     for k, im in enumerate(pils):
@@ -117,6 +118,9 @@ def main():
         for f in (-0.25, -0.113, 0.0, 0.05, 0.125, 0.25):
             ref.case(f"hue_{k}_{f:g}", {"image": k, "factor": f}, y=u8(adjust_hue(im, f)))
         ref.case(f"grayscale_{k}", {"image": k}, y=u8(im.convert("L").convert("RGB")))
+    # A square image: rotate takes Pillow's exact transposes for quarter turns.
+    for angle in (90.0, -90.0, 270.0, 180.0, 45.0, 450.0):
+        ref.case(f"rotate_5_{angle:g}", {"image": 5, "angle": angle}, y=u8(pils[5].rotate(angle, Image.BILINEAR)))
     ref.save()
 
 

@@ -22,7 +22,9 @@ const std::uint8_t* checked_rgb(const nn::Tensor& image, const char* op) {
   return image.data<std::uint8_t>();
 }
 
-std::uint8_t luma(const std::uint8_t* p) { return std::uint8_t((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16); }
+std::uint8_t luma(const std::uint8_t* p) {
+  return std::uint8_t((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+}
 
 int clip8(int v) { return v <= 0 ? 0 : v < 256 ? v : 255; }
 

@@ -70,7 +70,8 @@ constexpr std::uint64_t kBlocksPerSample = 16;
 
 // torchvision 0.2.1 RandomResizedCrop.get_params on a width x height image, with uniforms u() in (0, 1):
 // 10 tries of (area U(scale), aspect U(ratio), w = round(sqrt(A r)), h = round(sqrt(A / r)) halves to even,
-// swap with p 0.5, accept if it fits, then top/left uniform integers (random.randint)); else the centred min-side square.
+// swap with p 0.5, accept if it fits, then top/left uniform integers as random.randint); else the centred
+// square of the shorter side. Each try reads 5 uniforms, top/left included even when rejected (fixed slots).
 template <typename Uniform>
 CropBox random_resized_crop_box(nn::index_t height, nn::index_t width, const AugmentConfig& cfg, Uniform&& u);
 
@@ -97,7 +98,9 @@ CropBox random_resized_crop_box(nn::index_t height, nn::index_t width, const Aug
     if (u() < 0.5) std::swap(w, h);
     const double u_top = u(), u_left = u();  // drawn every try: fixed slots
     if (w <= width && h <= height) {
-      const auto pick = [&](double x, nn::index_t hi) { return std::min(hi, static_cast<nn::index_t>(x * (hi + 1))); };
+      const auto pick = [](double x, nn::index_t hi) {
+        return std::min(hi, static_cast<nn::index_t>(x * double(hi + 1)));
+      };
       return {pick(u_top, height - h), pick(u_left, width - w), h, w};
     }
   }
