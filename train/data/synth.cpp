@@ -168,6 +168,8 @@ SynthSummary generate_synth_dataset(const SynthOptions& o) {
     fs::create_directories((partial / item.ir).parent_path());
   }
 
+  // The Val/Test shuffle keys its draws by row index in 28 bits.
+  NN_CHECK(items.size() < (std::size_t{1} << 28), "synth: too many triplets (", items.size(), "), at most 2^28");
   const long total = static_cast<long>(items.size());
   Progress progress("synth", total, "triplets");
   std::atomic<long> done{0};

@@ -377,7 +377,12 @@ Triplet render_sample(const SampleSpec& spec, const SynthLook& look) {
   const double ir_gain = r.uniform(0.85, 1.1) * std::pow(0.6 / pose.distance, 2);
   const double ir_noise = r.uniform(1.5, 3.0) * (0.6 + 0.8 * d);
   const double depth_noise = r.uniform(0.8, 2.0) * (0.6 + 0.8 * d);
-  const double dropout = r.uniform(0.005, 0.02) * (0.5 + d);
+  double dropout = r.uniform(0.005, 0.02) * (0.5 + d);
+  double depth_noise_gain = 1, ir_over = 1;
+  // Headroom: some frames of either class lose a modality's evidence (structured-light interference,
+  // an over-exposed NIR frame), so a model must combine modalities rather than threshold depth alone.
+  if (r.uniform() < 0.3 * d) dropout = r.uniform(0.3, 0.7), depth_noise_gain = r.uniform(2, 4);
+  if (r.uniform() < 0.2 * d) ir_over = r.uniform(1.6, 2.4);
   const int quant = r.uniform() < 0.5 ? 1 : 2;
   // Depth in metres maps to 8 bits over a window that the sensor's near/far settings fix.
   constexpr double near_m = 0.42, far_m = 0.78, face_unit_m = 0.1;
@@ -483,11 +488,11 @@ Triplet render_sample(const SampleSpec& spec, const SynthLook& look) {
       }
       if (region != background && (unit(w0[1]) < dropout || (dark && unit(w0[2]) < 0.5))) depth = 0;
       if (depth > 0) {
-        depth = std::round((depth + depth_noise * normal(w0[3], w1[0])) / quant) * quant;
+        depth = std::round((depth + depth_noise * depth_noise_gain * normal(w0[3], w1[0])) / quant) * quant;
         depth = std::max(depth, 1.0);
       }
       t.depth[i] = to_byte(depth);
-      t.ir[i] = to_byte(255 * ir * ir_gain + ir_noise * normal(w1[1], w1[2]));
+      t.ir[i] = to_byte(255 * ir * ir_gain * ir_over + ir_noise * normal(w1[1], w1[2]));
       const double noise = rgb_noise * normal(w1[3], w2[0]);
       t.rgb[3 * i + 0] = to_byte(255 * std::pow(std::max(c.r, 0.0), 1 / 1.4) + noise + rgb_noise * 0.5 * normal(w2[1], w2[2]));
       t.rgb[3 * i + 1] = to_byte(255 * std::pow(std::max(c.g, 0.0), 1 / 1.4) + noise);
