@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "libnn/core/check.h"
 #include "libnn/core/rng.h"
 #include "train/data/synth.h"
 
@@ -50,7 +51,7 @@ class Stream {
   std::array<std::uint32_t, 4> words_{};
 };
 
-enum What : std::uint64_t { kSubject = 1, kSample = 2, kPixels = 3, kPrint = 4 };
+enum What : std::uint64_t { kSubject = 1, kSample = 2, kPixels = 3, kPrint = 4, kHold = 5 };
 
 struct Rgb {
   double r, g, b;
@@ -309,35 +310,36 @@ struct Print {
   std::uint32_t key;
 };
 
-Print draw_print(Stream& r, AttackType type, double d) {
+// `print` is drawn once per session (one physical print), `hold` per frame (how it is held).
+Print draw_print(Stream& print, Stream& hold, AttackType type, double d) {
   const int t = static_cast<int>(type);
   Print pr;
-  pr.off_u = r.uniform(-0.05, 0.05);
-  pr.off_v = r.uniform(-0.05, 0.05);
-  pr.half_w = r.uniform(1.25, 1.5);
-  pr.half_h = r.uniform(1.65, 1.9);
-  const bool bent = t % 2 == 0;
-  pr.gap = r.uniform(0.02, 0.08) + 0.12 * (1 - d);
-  pr.tilt_u = r.uniform(-0.12, 0.12);
-  pr.tilt_v = r.uniform(-0.12, 0.12);
-  pr.bend = bent ? r.uniform(0.25, 0.5) * (0.7 + 0.6 * d) : 0.0;
+  pr.half_w = print.uniform(1.25, 1.5);
+  pr.half_h = print.uniform(1.65, 1.9);
   const double cue = 1 - 0.8 * d;
-  pr.contrast = 1 - r.uniform(0.1, 0.35) * cue;
-  pr.lift = r.uniform(0.02, 0.1) * cue;
-  pr.saturation = 1 - r.uniform(0.0, 0.4) * cue;
-  pr.halftone = r.uniform(0.3, 0.7) * cue;
-  pr.halftone_freq = r.uniform(0.35, 0.5);
-  pr.halftone_angle = r.uniform(0, kPi / 2);
-  pr.grain = r.uniform(0.02, 0.06) * (0.3 + cue);
-  pr.paper_white = {1.0, r.uniform(0.96, 1.0), r.uniform(0.9, 0.99)};
-  pr.ir_paper = 0.55 + 0.3 * d + r.uniform(-0.08, 0.08);
-  pr.ir_ink = r.uniform(0.15, 0.35) + 0.3 * d;
-  pr.gloss = r.uniform(0.0, 0.4);
+  pr.contrast = 1 - print.uniform(0.1, 0.35) * cue;
+  pr.lift = print.uniform(0.02, 0.1) * cue;
+  pr.saturation = 1 - print.uniform(0.0, 0.4) * cue;
+  pr.halftone = print.uniform(0.3, 0.7) * cue;
+  pr.halftone_freq = print.uniform(0.35, 0.5);
+  pr.halftone_angle = print.uniform(0, kPi / 2);
+  pr.grain = print.uniform(0.02, 0.06) * (0.3 + cue);
+  pr.paper_white = {1.0, print.uniform(0.96, 1.0), print.uniform(0.9, 0.99)};
+  pr.ir_paper = 0.55 + 0.3 * d + print.uniform(-0.08, 0.08);
+  pr.ir_ink = print.uniform(0.15, 0.35) + 0.3 * d;
+  pr.gloss = print.uniform(0.0, 0.4);
   pr.cut_nose = t >= 3;
   pr.cut_mouth = t >= 5;
-  pr.photo_light = draw_lighting(r, 0.0);
+  pr.photo_light = draw_lighting(print, 0.0);
   pr.photo_light.lx *= 0.5, pr.photo_light.ly *= 0.5;
-  pr.key = r.word();
+  pr.key = print.word();
+  const bool bent = t % 2 == 0;
+  pr.bend = bent ? print.uniform(0.25, 0.5) * (0.7 + 0.6 * d) * hold.uniform(0.85, 1.15) : 0.0;
+  pr.off_u = hold.uniform(-0.05, 0.05);
+  pr.off_v = hold.uniform(-0.05, 0.05);
+  pr.gap = hold.uniform(0.02, 0.08) + 0.12 * (1 - d);
+  pr.tilt_u = hold.uniform(-0.12, 0.12);
+  pr.tilt_v = hold.uniform(-0.12, 0.12);
   return pr;
 }
 
@@ -363,6 +365,11 @@ std::uint8_t to_byte(double x) { return static_cast<std::uint8_t>(std::clamp(std
 
 Triplet render_sample(const SampleSpec& spec, const SynthLook& look) {
   const int n = look.size;
+  // The Philox keys hold 20 bits of subject, 16 of frame and 2^20 counters (3 per pixel).
+  NN_CHECK(n >= 8 && n <= 512, "synth: image size must be in [8, 512], got ", n);
+  NN_CHECK(spec.attacker >= 0 && spec.attacker < (1 << 20) && spec.victim >= 0 && spec.victim < (1 << 20),
+           "synth: subject ids must be in [0, 2^20)");
+  NN_CHECK(spec.frame >= 0 && spec.frame < (1 << 16), "synth: frame must be in [0, 65535]");
   const double d = std::clamp(look.difficulty, 0.0, 1.0);
   const int session = static_cast<int>(spec.type);
   const Subject attacker = make_subject(spec.seed, spec.attacker);
@@ -382,7 +389,7 @@ Triplet render_sample(const SampleSpec& spec, const SynthLook& look) {
   // Headroom: some frames of either class lose a modality's evidence (structured-light interference,
   // an over-exposed NIR frame), so a model must combine modalities rather than threshold depth alone.
   if (r.uniform() < 0.3 * d) dropout = r.uniform(0.3, 0.7), depth_noise_gain = r.uniform(2, 4);
-  if (r.uniform() < 0.2 * d) ir_over = r.uniform(1.6, 2.4);
+  if (r.uniform() < 0.2 * d) ir_over = r.uniform(1.3, 1.7);
   const int quant = r.uniform() < 0.5 ? 1 : 2;
   // Depth in metres maps to 8 bits over a window that the sensor's near/far settings fix.
   constexpr double near_m = 0.42, far_m = 0.78, face_unit_m = 0.1;
@@ -396,9 +403,10 @@ Triplet render_sample(const SampleSpec& spec, const SynthLook& look) {
   Print pr{};
   if (attack) {
     victim = make_subject(spec.seed, spec.victim);
-    Stream pr_stream(spec.seed, kPrint, static_cast<std::uint64_t>(spec.attacker), static_cast<std::uint64_t>(session),
-                     static_cast<std::uint64_t>(spec.frame));
-    pr = draw_print(pr_stream, spec.type, d);
+    Stream print(spec.seed, kPrint, static_cast<std::uint64_t>(spec.attacker), static_cast<std::uint64_t>(session), 0);
+    Stream hold(spec.seed, kHold, static_cast<std::uint64_t>(spec.attacker), static_cast<std::uint64_t>(session),
+                static_cast<std::uint64_t>(spec.frame));
+    pr = draw_print(print, hold, spec.type, d);
   }
   const double sheet_cos = std::cos(pose.roll), sheet_sin = std::sin(pose.roll);
 
