@@ -64,8 +64,7 @@ int pick_victim(std::uint64_t seed, int attacker, int type, int first, int count
 
 std::vector<AttackType> split_types(bool training) {
   if (training) return {AttackType::real, AttackType::en_b, AttackType::enm_s, AttackType::enm_b};
-  return {AttackType::real, AttackType::e_s, AttackType::e_b, AttackType::en_s,
-          AttackType::en_b, AttackType::enm_s, AttackType::enm_b};
+  return {infer::kKnownAttackTypes.begin(), infer::kKnownAttackTypes.end()};
 }
 
 void add_training(const SynthOptions& o, std::vector<Item>& items) {

@@ -307,7 +307,7 @@ struct Print {
 
 // `print` is drawn once per session (one physical print), `hold` per frame (how it is held).
 Print draw_print(Stream& print, Stream& hold, AttackType type, double d) {
-  const int t = static_cast<int>(type);
+  const infer::AttackTraits traits = infer::attack_traits(type);
   Print pr;
   pr.half_w = print.uniform(1.25, 1.5);
   pr.half_h = print.uniform(1.65, 1.9);
@@ -323,13 +323,12 @@ Print draw_print(Stream& print, Stream& hold, AttackType type, double d) {
   pr.ir_paper = 0.55 + 0.3 * d + print.uniform(-0.08, 0.08);
   pr.ir_ink = print.uniform(0.15, 0.35) + 0.3 * d;
   pr.gloss = print.uniform(0.0, 0.4);
-  pr.cut_nose = t >= 3;
-  pr.cut_mouth = t >= 5;
+  pr.cut_nose = traits.nose;
+  pr.cut_mouth = traits.mouth;
   pr.photo_light = draw_lighting(print, 0.0);
   pr.photo_light.lx *= 0.5, pr.photo_light.ly *= 0.5;
   pr.key = print.word();
-  const bool bent = t % 2 == 0;
-  pr.bend = bent ? print.uniform(0.25, 0.5) * (0.7 + 0.6 * d) * hold.uniform(0.85, 1.15) : 0.0;
+  pr.bend = traits.bent ? print.uniform(0.25, 0.5) * (0.7 + 0.6 * d) * hold.uniform(0.85, 1.15) : 0.0;
   pr.off_u = hold.uniform(-0.05, 0.05);
   pr.off_v = hold.uniform(-0.05, 0.05);
   pr.gap = hold.uniform(0.02, 0.08) + 0.12 * (1 - d);
