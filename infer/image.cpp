@@ -22,6 +22,23 @@ std::vector<double> values_hwc(const nn::Tensor& image, const char* op) {
   return image.to_vector();
 }
 
+// stb_image decodes a JPEG cut short without complaint (the missing scan data comes out grey), where PIL
+// refuses it ("image file is truncated"). A complete JPEG has an EOI marker after its last scan's SOS;
+// 0xFF inside entropy-coded data is always followed by 0x00, so FF D9 there can only be the EOI.
+bool jpeg_truncated(const std::vector<unsigned char>& b) {
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return false;  // not a JPEG
+  std::size_t last_sos = 0;
+  for (std::size_t i = b.size() - 1; i > 1; --i)
+    if (b[i - 1] == 0xFF && b[i] == 0xDA) {
+      last_sos = i;
+      break;
+    }
+  if (last_sos == 0) return false;  // no scan at all: stb_image reports that itself
+  for (std::size_t i = last_sos + 1; i + 1 < b.size(); ++i)
+    if (b[i] == 0xFF && b[i + 1] == 0xD9) return false;
+  return true;
+}
+
 }  // namespace
 
 nn::Tensor load_image_rgb(const std::string& path) {
@@ -29,14 +46,19 @@ nn::Tensor load_image_rgb(const std::string& path) {
   NN_CHECK(std::filesystem::is_regular_file(path, ec), path, ": no such image file");
   std::ifstream in(path, std::ios::binary);
   NN_CHECK(in, path, ": cannot open the image");
-  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  NN_CHECK(!in.bad(), path, ": read error");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  NN_CHECK(!ec, path, ": cannot read the file size (", ec.message(), ")");
+  NN_CHECK(size <= static_cast<std::uintmax_t>(std::numeric_limits<int>::max()), path, ": file too large");
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  NN_CHECK(static_cast<std::uintmax_t>(in.gcount()) == size, path, ": read error");
   NN_CHECK(!bytes.empty(), path, ": empty file, not an image");
-  NN_CHECK(bytes.size() <= static_cast<std::size_t>(std::numeric_limits<int>::max()), path, ": file too large");
+  NN_CHECK(!jpeg_truncated(bytes), path, ": truncated JPEG (no end-of-image marker after the last scan)");
   int w = 0, h = 0, channels = 0;
   std::unique_ptr<unsigned char, void (*)(void*)> pixels(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &channels, 3), stbi_image_free);
   NN_CHECK(pixels, path, ": cannot decode the image (", stbi_failure_reason(), ")");
+  NN_CHECK(w > 0 && h > 0, path, ": image has zero size (", w, "x", h, ")");
   nn::Tensor out = nn::Tensor::empty({h, w, 3}, nn::DType::u8);
   std::memcpy(out.raw_data(), pixels.get(), static_cast<std::size_t>(h) * static_cast<std::size_t>(w) * 3);
   return out;

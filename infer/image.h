@@ -11,7 +11,8 @@
 namespace infer {
 
 // u8 (H, W, 3), RGB (grey and alpha images are converted). Errors name the file: missing, unreadable,
-// not an image, corrupt, or larger than 32768 pixels on a side.
+// empty, not an image, corrupt, truncated (a JPEG without its end marker: PIL refuses those too), or
+// larger than 32768 pixels on a side.
 nn::Tensor load_image_rgb(const std::string& path);
 
 // face-api's padToSquare(image, isCenterImage = true): zeros along the smaller side, diff = |H - W|;

@@ -2,7 +2,6 @@
 // layout and lists, and image properties (background, holes showing the attacker's face).
 #include <doctest/doctest.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,20 +13,13 @@
 #include <vector>
 
 #include "infer/image.h"
+#include "support/temp_dir.h"
 #include "train/data/synth.h"
 
 namespace fs = std::filesystem;
 using namespace hardtune::data;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  // Per process: test runs from several build trees may share /tmp.
-  const fs::path dir = fs::temp_directory_path() / ("hardtune_test_synth_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir.parent_path());
-  return dir;
-}
 
 std::string read_file(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
@@ -101,21 +93,22 @@ TEST_CASE("data_synth/render_deterministic") {
 }
 
 TEST_CASE("data_synth/same_bytes_for_any_thread_count_and_seed_matters") {
-  const auto one = generate_with_threads(temp_dir("t1"), 5, 1);
-  const auto two = generate_with_threads(temp_dir("t2"), 5, 2);
+  const test_support::TempDir scratch("synth_threads");
+  const auto one = generate_with_threads(scratch / "t1", 5, 1);
+  const auto two = generate_with_threads(scratch / "t2", 5, 2);
   REQUIRE(one.size() == two.size());
   CHECK(one == two);
-  const auto other = generate_with_threads(temp_dir("s6"), 6, 2);
+  const auto other = generate_with_threads(scratch / "s6", 6, 2);
   REQUIRE(other.size() == one.size());
   long differ = 0;
   for (const auto& [path, bytes] : one)
     if (path.ends_with(".jpg") && other.at(path) != bytes) ++differ;
   CHECK(differ > static_cast<long>(one.size()) / 2);
-  fs::remove_all(temp_dir("").parent_path());
 }
 
 TEST_CASE("data_synth/layout_and_lists") {
-  const fs::path out = temp_dir("layout");
+  const test_support::TempDir scratch("synth_layout");
+  const fs::path out = scratch / "layout";
   SynthOptions o = small_options(out, 9);
   o.samples_per_subject = 2;
   const SynthSummary s = generate_synth_dataset(o);
@@ -176,12 +169,11 @@ TEST_CASE("data_synth/layout_and_lists") {
 
   // An existing output is never overwritten; a leftover .partial from an interrupted run is replaced.
   CHECK_THROWS_AS(generate_synth_dataset(o), nn::Error);
-  const fs::path again = temp_dir("again");
+  const fs::path again = scratch / "again";
   fs::create_directories(again.string() + ".partial/junk");
   generate_synth_dataset(small_options(again, 9));
   CHECK(!fs::exists(again.string() + ".partial"));
   CHECK(!fs::exists(again / "junk"));
-  fs::remove_all(temp_dir("").parent_path());
 }
 
 TEST_CASE("data_synth/live_image_properties") {

@@ -38,6 +38,18 @@ void* malloc_device(std::size_t bytes) {
 
 void free_device(void* ptr) { cudaFree(ptr); }
 
+void* malloc_host_pinned(std::size_t bytes) {
+  void* p = nullptr;
+  // Portable: pinned for every context, so a loader thread's buffer serves the trainer's device too.
+  if (cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return p;
+}
+
+void free_host_pinned(void* ptr) { cudaFreeHost(ptr); }
+
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to cuda");
 }

@@ -9,6 +9,10 @@ namespace nn::cuda {
 
 void* malloc_device(std::size_t bytes);  // nullptr when out of memory
 void free_device(void* ptr);
+// Page-locked host memory: the GPU's DMA engines read it directly, so host-to-device copies from it run at
+// full bus speed and can be asynchronous. nullptr when it cannot be had.
+void* malloc_host_pinned(std::size_t bytes);
+void free_host_pinned(void* ptr);
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes);
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes);
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);

@@ -14,6 +14,8 @@ bool is_available() { return false; }
 int device_count() { return 0; }
 void* malloc_device(std::size_t) { no_cuda("cuda malloc"); }
 void free_device(void*) {}
+void* malloc_host_pinned(std::size_t) { no_cuda("pinned host malloc"); }
+void free_host_pinned(void*) {}
 void copy_host_to_device(void*, const void*, std::size_t) { no_cuda("copy to cuda"); }
 void copy_device_to_host(void*, const void*, std::size_t) { no_cuda("copy from cuda"); }
 void copy_device_to_device(void*, const void*, std::size_t) { no_cuda("cuda copy"); }

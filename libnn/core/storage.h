@@ -12,9 +12,9 @@ namespace nn {
 
 class Storage {
  public:
-  Storage(std::size_t nbytes, Device device)
-      : nbytes_(nbytes), device_(device), allocator_(&allocator_for(device)),
-        data_(allocator_->allocate(nbytes)) {}
+  Storage(std::size_t nbytes, Device device) : Storage(nbytes, device, allocator_for(device)) {}
+  Storage(std::size_t nbytes, Device device, Allocator& allocator)
+      : nbytes_(nbytes), device_(device), allocator_(&allocator), data_(allocator_->allocate(nbytes)) {}
   ~Storage() { allocator_->deallocate(data_, nbytes_); }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

@@ -71,16 +71,24 @@ void check_inplace_allowed(const Tensor& t, const char* op) {
            "); use NoGradGuard or detach()");
 }
 
-}  // namespace
-
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+Tensor empty_in(const Shape& shape, DType dtype, Device device, Allocator& allocator) {
   for (index_t d : shape) NN_CHECK(d >= 0, "empty: negative dimension in shape ", shape);
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype), device, allocator);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
+}
+
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  return empty_in(shape, dtype, device, allocator_for(device));
+}
+
+Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) {
+  return empty_in(shape, dtype, Device::cpu(), pinned_host_allocator());
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }

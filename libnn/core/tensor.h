@@ -44,6 +44,8 @@ class Tensor {
 
   // ---- factories (contiguous, fresh storage)
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  // A CPU tensor in pinned_host_allocator()'s memory (page-locked when a GPU is present).
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::f32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu());

@@ -89,4 +89,11 @@ Allocator& allocator_for(Device device) {
   return *gpu;
 }
 
+Allocator& pinned_host_allocator() {
+  static Allocator* pinned = cuda::is_available()
+                                 ? new CachingAllocator("pinned", cuda::malloc_host_pinned, cuda::free_host_pinned)
+                                 : &allocator_for(Device::cpu());
+  return *pinned;
+}
+
 }  // namespace nn

@@ -54,5 +54,8 @@ class CachingAllocator final : public Allocator {
 };
 
 Allocator& allocator_for(Device device);
+// CPU memory for buffers the GPU reads (loader batches): page-locked when a CUDA device is present, the
+// ordinary CPU allocator otherwise, so callers need not care which build they run in.
+Allocator& pinned_host_allocator();
 
 }  // namespace nn
