@@ -10,6 +10,7 @@
 #include "libnn/core/check.h"
 #include "infer/data/folds.h"
 #include "infer/embed.h"
+#include "infer/eval/eval.h"
 #include "libnn/core/device.h"
 #include "infer/weights.h"
 #include "models/registry.h"
@@ -149,6 +150,21 @@ int main(int argc, char** argv) {
     folds.on_bad = on_bad_policy(folds_on_bad);
     infer::run_lists_folds(folds, std::cout);
   });
+
+  infer::eval::EvalOptions eval;
+  auto* eval_cmd = app.add_subcommand("eval", "Challenge metrics of score files on a labelled list: table, JSON/CSV, ROC/DET, report");
+  eval_cmd->add_option("--scores", eval.scores, "Score files (ours, or the original's crop0,crop0_hflip in list order)")
+      ->required();
+  eval_cmd->add_option("--list", eval.list, "Labelled list (rgb,depth,ir,label)")->required();
+  eval_cmd->add_flag("--root-independent", eval.root_independent,
+                     "Match paths from the split folder (Training/, Val/, Test/) on, ignoring what is above it");
+  eval_cmd->add_option("--meta", eval.meta, "Attack type per rgb path (CSV with rgb,type; synth's meta.csv)");
+  eval_cmd->add_option("--threshold", eval.threshold, "Accept as real iff score >= threshold (default 0.5)");
+  eval_cmd->add_option("--bootstrap", eval.bootstrap, "Bootstrap resamples for 95 % intervals; 0 = none (default 1000)")
+      ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--seed", eval.seed, "Bootstrap seed");
+  eval_cmd->add_option("--out", eval.out, "Directory for metrics.json, metrics.csv, roc/det .svg/.png, report.html");
+  eval_cmd->callback([&] { infer::eval::run_eval(eval, std::cout); });
 
   try {
     app.parse(argc, argv);
