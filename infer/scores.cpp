@@ -62,6 +62,9 @@ void write_table(std::ostream& out, const ScoreTable& t) {
     first = true;
     if (t.has_paths) {
       NN_CHECK(!r.rgb.empty() && !r.depth.empty() && !r.ir.empty(), "write_scores: a row has an empty path");
+      // Readers check this too: catch a predictor that forgot to average its views before the file exists.
+      NN_CHECK(r.view_scores.empty() || std::abs(mean(r.view_scores) - r.score) <= 1e-6, "write_scores: row ", r.rgb,
+               ": score ", r.score, " is not the mean of its views (", mean(r.view_scores), ")");
       sep(), write_csv_field(out, r.rgb);
       sep(), write_csv_field(out, r.depth);
       sep(), write_csv_field(out, r.ir);

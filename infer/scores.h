@@ -39,8 +39,8 @@ struct ScoreTable {
 ScoreTable read_scores(const std::string& path);
 ScoreTable parse_scores(std::string_view text, const std::string& name);
 
-// Writes our format atomically (paths required: a table without them is written in the original format,
-// view columns only). Views are written as they are; score is written as stored.
+// Writes our format atomically (a table without paths is written in the original format, view columns
+// only). Values are written as stored; a score that is not the mean of its views (1e-6) is an error.
 void write_scores(const std::string& path, const ScoreTable& table);
 std::string format_scores(const ScoreTable& table);
 

@@ -69,6 +69,10 @@ TEST_CASE("scores/our format round trip") {
   const fs::path p = fs::temp_directory_path() / ("hardtune_test_scores_" + std::to_string(::getpid()) + ".csv");
   write_scores(p.string(), t);
   CHECK(read_scores(p.string()).rows[1].view_scores == t.rows[1].view_scores);
+  t.rows[0].score = 0.9;
+  CHECK_THROWS_WITH_AS(write_scores(p.string(), t), doctest::Contains("score 0.9 is not the mean of its views (0.15)"),
+                       nn::Error);
+  CHECK(read_scores(p.string()).rows[0].score == 0.15000000000000002);  // the old file is intact
   fs::remove(p);
 }
 

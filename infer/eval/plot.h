@@ -31,7 +31,7 @@ struct Chart {
   std::vector<Series> series;
 };
 
-// One series per curve (use the full curve: drop_intermediate would hide nothing but costs nothing either).
+// One series per curve, drawn through every point given (pass full curves: roc_curve(..., false)).
 Chart roc_chart(const std::vector<std::string>& names, const std::vector<RocCurve>& curves);
 Chart det_chart(const std::vector<std::string>& names, const std::vector<RocCurve>& curves);
 
