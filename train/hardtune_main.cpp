@@ -10,6 +10,8 @@
 #include "libnn/core/check.h"
 #include "infer/data/folds.h"
 #include "infer/embed.h"
+#include "infer/ensemble.h"
+#include "infer/eval/eval.h"
 #include "libnn/core/device.h"
 #include "infer/weights.h"
 #include "models/registry.h"
@@ -149,6 +151,40 @@ int main(int argc, char** argv) {
     folds.on_bad = on_bad_policy(folds_on_bad);
     infer::run_lists_folds(folds, std::cout);
   });
+
+  infer::eval::EvalOptions eval;
+  auto* eval_cmd = app.add_subcommand("eval", "Challenge metrics of score files on a labelled list: table, JSON/CSV, ROC/DET, report");
+  eval_cmd->add_option("--scores", eval.scores, "Score files (ours, or the original's crop0,crop0_hflip in list order)")
+      ->required();
+  eval_cmd->add_option("--list", eval.list, "Labelled list (rgb,depth,ir,label)")->required();
+  eval_cmd->add_flag("--root-independent", eval.root_independent,
+                     "Match paths from the split folder (Training/, Val/, Test/) on, ignoring what is above it");
+  eval_cmd->add_option("--meta", eval.meta, "Attack type per rgb path (CSV with rgb,type; synth's meta.csv)");
+  eval_cmd->add_option("--threshold", eval.threshold, "Accept as real iff score >= threshold (default 0.5)");
+  eval_cmd->add_option("--bootstrap", eval.bootstrap, "Bootstrap resamples for 95 % intervals; 0 = none (default 1000)")
+      ->check(CLI::NonNegativeNumber);
+  eval_cmd->add_option("--seed", eval.seed, "Bootstrap seed");
+  eval_cmd->add_option("--out", eval.out, "Directory for metrics.json, metrics.csv, roc/det .svg/.png, report.html");
+  eval_cmd->callback([&] { infer::eval::run_eval(eval, std::cout); });
+
+  infer::EnsembleOptions ensemble;
+  auto* ensemble_cmd = app.add_subcommand("ensemble",
+      "Combine score files: plain or grouped mean, calibration, greedy selection on validation");
+  ensemble_cmd->add_option("OUT", ensemble.out, "Output score file (rgb,depth,ir,score)")->required();
+  ensemble_cmd->add_option("SCORES", ensemble.scores, "Member score files")->required();
+  ensemble_cmd->add_option("--groups", ensemble.groups,
+                           "Nested means over members (1-based or paths): \"1,2,3;4,5,6\", \"(1,2,3),(4,5,6);(7,8,9)\"");
+  ensemble_cmd->add_option("--calibrate", ensemble.calibrate,
+                           "THR or auto: scores below THR become x*0.5/THR (auto: the lowest validation real)");
+  ensemble_cmd->add_flag("--greedy", ensemble.greedy, "Greedy forward selection of members on validation");
+  ensemble_cmd->add_option("--metric", ensemble.metric, "Greedy's metric")
+      ->check(CLI::IsMember({"acer", "eer", "auc", "tpr@1e-2", "tpr@1e-3", "tpr@1e-4"}));
+  ensemble_cmd->add_option("--val-list", ensemble.val_list, "Labelled validation list (for auto and --greedy)");
+  ensemble_cmd->add_option("--val-scores", ensemble.val_scores, "The members' validation score files, in member order");
+  ensemble_cmd->add_option("--list", ensemble.list, "Put members in this list's order and take its paths");
+  ensemble_cmd->add_flag("--root-independent", ensemble.root_independent, "Match paths from the split folder on");
+  ensemble_cmd->add_option("--submission", ensemble.submission, "Also write the challenge format <rgb> <depth> <ir> <score>");
+  ensemble_cmd->callback([&] { infer::run_ensemble(ensemble, std::cout); });
 
   try {
     app.parse(argc, argv);

@@ -2,15 +2,12 @@
 // parsed with string_views; only the kept fields are copied.
 #include "infer/data/lists.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <optional>
 #include <sstream>
 
+#include "infer/data/csv.h"
 #include "libnn/core/check.h"
 #include "libnn/io/atomic_file.h"
 
@@ -19,68 +16,6 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kColumns = {"rgb", "depth", "ir", "label"};
 constexpr int kLabelColumn = 3;
-
-// gzread passes non-gzip input through unchanged, so one path reads both plain and .gz lists.
-std::string read_all(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  NN_CHECK(f != nullptr, "list: cannot open ", path, ": ", errno ? std::strerror(errno) : "out of memory");
-  gzbuffer(f, 1 << 17);
-  std::string text;
-  std::array<char, 1 << 16> buf;
-  for (;;) {
-    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
-    // A cut-off .gz is not a short read: gzread returns what it decoded, then 0, and records the error.
-    int code = Z_OK;
-    const char* msg = gzerror(f, &code);
-    if (n < 0 || code != Z_OK) {
-      const std::string reason = msg;
-      gzclose(f);
-      throw nn::Error(nn::str("list: cannot read ", path, ": ", reason));
-    }
-    if (n == 0) break;
-    text.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  gzclose(f);
-  return text;
-}
-
-// Splits one line into fields. Unquoted fields are taken verbatim; a field that starts with '"' runs to
-// the matching '"' ("" is a literal quote) and must be followed by ',' or the end of the line.
-// Returns an error reason, or nothing when the line splits.
-std::optional<std::string> split_fields(std::string_view line, std::vector<std::string>& fields) {
-  fields.clear();
-  std::size_t i = 0;
-  for (;;) {
-    std::string& f = fields.emplace_back();
-    if (i < line.size() && line[i] == '"') {
-      const std::size_t open = i++;
-      for (;;) {
-        if (i >= line.size()) return nn::str("unterminated quote in field ", fields.size(), " (column ", open + 1, ")");
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            f.push_back('"');
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        f.push_back(line[i++]);
-      }
-      if (i < line.size() && line[i] != ',')
-        return nn::str("text after the closing quote of field ", fields.size(), " (column ", i + 1, ")");
-    } else {
-      const std::size_t end = std::min(line.find(',', i), line.size());
-      const std::string_view raw = line.substr(i, end - i);
-      if (raw.find('"') != std::string_view::npos)
-        return nn::str("stray quote in unquoted field ", fields.size());
-      f.assign(raw);
-      i = end;
-    }
-    if (i >= line.size()) return std::nullopt;
-    ++i;  // the comma
-  }
-}
 
 // Maps header names to column roles; column_of[role] is the field index, or -1 when absent.
 std::array<int, 4> parse_header(const std::vector<std::string>& names, const std::string& where,
@@ -121,27 +56,14 @@ std::optional<std::string> make_row(std::vector<std::string>& fields, const std:
   return std::nullopt;
 }
 
-void write_field(std::ostream& out, const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) {
-    out << s;
-    return;
-  }
-  out << '"';
-  for (char ch : s) {
-    if (ch == '"') out << '"';
-    out << ch;
-  }
-  out << '"';
-}
-
 void write_rows(std::ostream& out, const std::vector<ListRow>& rows, bool with_label) {
   out << (with_label ? "rgb,depth,ir,label\n" : "rgb,depth,ir\n");
   for (const auto& r : rows) {
-    write_field(out, r.rgb);
+    write_csv_field(out, r.rgb);
     out << ',';
-    write_field(out, r.depth);
+    write_csv_field(out, r.depth);
     out << ',';
-    write_field(out, r.ir);
+    write_csv_field(out, r.ir);
     if (with_label) {
       NN_CHECK(r.label == 0 || r.label == 1, "write_list: row ", r.rgb, " has no label (", r.label, ")");
       out << ',' << r.label;
@@ -157,47 +79,38 @@ std::string BadLine::where() const { return nn::str(file, ':', line, ": ", reaso
 ListFile parse_list(std::string_view text, const std::string& name, OnBadSample on_bad) {
   ListFile list;
   list.path = name;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-
   std::vector<std::string> fields;
   std::array<int, 4> column_of{};
   std::size_t num_columns = 0;
   bool have_header = false;
-  long line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t nl = std::min(text.find('\n', pos), text.size());
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    if (line.empty()) continue;
-
-    const auto bad = split_fields(line, fields);
+  for_each_csv_line(text, [&](long line_no, std::string_view line) {
+    const auto bad = split_csv_line(line, fields);
     if (!have_header) {
       NN_CHECK(!bad, name, ':', line_no, ": bad header: ", *bad);
       column_of = parse_header(fields, nn::str(name, ':', line_no), line);
       num_columns = fields.size();
       list.has_label = column_of[kLabelColumn] >= 0;
       have_header = true;
-      continue;
+      return;
     }
     ListRow row;
     row.line = line_no;
     auto reason = bad ? bad : make_row(fields, column_of, num_columns, row);
     if (!reason) {
       list.rows.push_back(std::move(row));
-      continue;
+      return;
     }
     BadLine b{name, line_no, std::move(*reason)};
     NN_CHECK(on_bad == OnBadSample::skip, b.where());
     list.skipped.push_back(std::move(b));
-  }
+  });
   NN_CHECK(have_header, name, ": empty list: no header (expected rgb,depth,ir[,label])");
   return list;
 }
 
-ListFile read_list(const std::string& path, OnBadSample on_bad) { return parse_list(read_all(path), path, on_bad); }
+ListFile read_list(const std::string& path, OnBadSample on_bad) {
+  return parse_list(read_text_file(path, "list"), path, on_bad);
+}
 
 std::string format_list(const std::vector<ListRow>& rows, bool with_label) {
   std::ostringstream out;
