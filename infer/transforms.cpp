@@ -231,6 +231,16 @@ nn::Tensor hflip(const nn::Tensor& image) {
   return out;
 }
 
+Normalization Normalization::named(const std::string& name) {
+  if (name == "cifar") return cifar();
+  if (name == "half") return half();
+  throw nn::Error(nn::str("unknown normalization \"", name, "\" (expected cifar or half)"));
+}
+
+std::string Normalization::default_for_model(const std::string& model_name) {
+  return model_name.starts_with("ir") ? "half" : "cifar";
+}
+
 nn::Tensor to_tensor_normalized(const nn::Tensor& image, const Normalization& norm) {
   const std::uint8_t* in = checked_rgb(image, "to_tensor_normalized");
   const index_t HW = image.size(0) * image.size(1);

@@ -33,6 +33,9 @@ struct Normalization {
   std::array<float, 3> mean, std;
   static Normalization cifar() { return {{0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}}; }  // ResNet
   static Normalization half() { return {{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}}; }                   // IR-50
+  static Normalization named(const std::string& name);  // "cifar" | "half"
+  // The reference's choice for a network: half for the IR families, cifar for the ResNet ones (§4.4).
+  static std::string default_for_model(const std::string& model_name);
 };
 
 // ToTensor + Normalize: u8 (H, W, 3) -> f32 (3, H, W), ((x / 255) - mean) / std, all in f32 like torch.

@@ -17,6 +17,7 @@
 #include "models/registry.h"
 #include "models/summary.h"
 #include "train/data/synth.h"
+#include "train/predict.h"
 #include "train/smoke.h"
 
 namespace {
@@ -150,6 +151,30 @@ int main(int argc, char** argv) {
   folds_cmd->callback([&] {
     folds.on_bad = on_bad_policy(folds_on_bad);
     infer::run_lists_folds(folds, std::cout);
+  });
+
+  hardtune::PredictOptions predict;
+  std::string predict_on_bad = "fail";
+  auto* predict_cmd = app.add_subcommand("predict", "Score a list with a trained model (TTA views as columns)");
+  predict_cmd->add_option("--weights", predict.weights, "Model file from `hardtune train` (model_<epoch>.safetensors)")
+      ->required();
+  predict_cmd->add_option("--model", predict.model, "Registry name, when the weights file does not say");
+  predict_cmd->add_option("--map", predict.map, "Key map for foreign weights files (default identity)");
+  predict_cmd->add_option("--list", predict.list, "List to score (rgb,depth,ir[,label])")->required();
+  predict_cmd->add_option("--root", predict.root, "Data root the list's paths are relative to");
+  predict_cmd->add_option("--tta", predict.tta, "Views: \"\" (crop0), hflip, 5crop, rotate, joined by _ (default hflip)");
+  predict_cmd->add_option("--normalization", predict.normalization, "cifar | half (default: the model file's)")
+      ->check(CLI::IsMember({"cifar", "half"}));
+  predict_cmd->add_option("--out", predict.out, "Score CSV: rgb,depth,ir,score,<views>")->required();
+  predict_cmd->add_option("--submission", predict.submission, "Also write the challenge format <rgb> <depth> <ir> <score>");
+  predict_cmd->add_option("--batch", predict.batch, "Batch size")->check(CLI::Range(1, 4096));
+  predict_cmd->add_option("--workers", predict.workers, "Decoding threads")->check(CLI::Range(0, 256));
+  predict_cmd->add_option("--on-bad-sample", predict_on_bad, on_bad_help)->check(CLI::IsMember({"fail", "skip"}));
+  predict_cmd->add_flag("--allow-size-mismatch", predict.allow_size_mismatch,
+                        "Accept triplets whose modalities differ in size (each is resized to 125 first)");
+  predict_cmd->callback([&] {
+    predict.on_bad = on_bad_policy(predict_on_bad);
+    hardtune::run_predict(predict, std::cout);
   });
 
   infer::eval::EvalOptions eval;

@@ -1,5 +1,8 @@
 #include "train/data/loader.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -95,6 +98,9 @@ void Loader::start_epoch(long epoch) {
 }
 
 void Loader::work() {
+  // Below the trainer's compute threads: on a machine the training step already fills, decoding takes the
+  // cycles its threads leave idle instead of preempting them mid-step (which stalls every OpenMP barrier).
+  if (options_.nice > 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.nice);
   const long total = batches_per_epoch();
   const long window = options_.prefetch > 0 ? options_.prefetch : 2L * options_.workers;
   for (;;) {

@@ -39,6 +39,7 @@ struct LoaderOptions {
   std::vector<infer::TestView> views{infer::TestView{}};
   infer::Normalization norm = infer::Normalization::cifar();
   bool pinned = false;  // batch memory page-locked (when a GPU is present) for fast host-to-device copies
+  int nice = 10;        // workers' scheduling niceness (0 = as the caller)
 };
 
 // The three network inputs, each f32 (N, 3, 112, 112), contiguous.
