@@ -7,6 +7,8 @@
 #include <string>
 
 #include "libnn/core/check.h"
+#include "libnn/optim/lr_scheduler.h"
+#include "libnn/optim/optimizer.h"
 #include "train/config.h"
 
 namespace fs = std::filesystem;
@@ -202,4 +204,43 @@ TEST_CASE("train_config/differences_list_the_keys_that_matter") {
   CHECK(diff[0].starts_with("optimizer.lr: "));
   CHECK(diff[1].starts_with("stage.1."));
   CHECK(diff[1].find("(absent)") != std::string::npos);
+}
+
+TEST_CASE("train_config/exp1_2stage_lr_per_epoch") {
+  // The loop the trainer runs: a scheduler at epoch 0 and a fresh one where a stage restarts it; the lr of
+  // epoch e is the optimizer's while training e; step() after each epoch. REFERENCE.md §3.3's values.
+  const auto c = hardtune::load_train_config(std::string(NN_CONFIGS_DIR) + "/exp1_2stage.toml");
+  nn::Tensor w = nn::Tensor::zeros({2});
+  w.set_requires_grad(true);
+  auto optimizer = hardtune::make_optimizer(c.optimizer, {w});
+  std::unique_ptr<nn::optim::LRScheduler> scheduler;
+  std::vector<double> lr;
+  for (int e = 0; e < c.total_epochs(); ++e) {
+    if (e == c.schedule_start(e)) scheduler = hardtune::make_scheduler(c.schedule, *optimizer);
+    lr.push_back(optimizer->lr(0));
+    scheduler->step();
+  }
+  CHECK(lr[0] == doctest::Approx(2e-5).epsilon(1e-12));
+  CHECK(lr[10] == doctest::Approx(1.809e-5).epsilon(1e-3));
+  CHECK(lr[29] == doctest::Approx(7.51e-6).epsilon(1e-3));
+  CHECK(lr[30] == doctest::Approx(2e-5).epsilon(1e-12));  // stage 2 restarts at the full lr
+  CHECK(lr[40] == doctest::Approx(1.809e-5).epsilon(1e-3));
+  CHECK(lr[49] == doctest::Approx(lr[19]).epsilon(1e-12));
+
+  // exp2 runs one cosine: epoch 30 at 6.91e-6, epoch 49 at 1.97e-8.
+  const auto exp2 = hardtune::load_train_config(std::string(NN_CONFIGS_DIR) + "/exp2.toml");
+  auto opt2 = hardtune::make_optimizer(exp2.optimizer, {w});
+  auto sched2 = hardtune::make_scheduler(exp2.schedule, *opt2);
+  for (int e = 0; e < 30; ++e) sched2->step();
+  CHECK(opt2->lr(0) == doctest::Approx(6.91e-6).epsilon(1e-3));
+  for (int e = 30; e < 49; ++e) sched2->step();
+  CHECK(opt2->lr(0) == doctest::Approx(1.97e-8).epsilon(1e-2));
+
+  hardtune::ScheduleConfig constant;
+  constant.type = "constant";
+  CHECK(hardtune::make_scheduler(constant, *opt2) == nullptr);
+  hardtune::OptimizerConfig sgd;
+  sgd.type = "sgd";
+  sgd.momentum = 0.9;
+  CHECK(hardtune::make_optimizer(sgd, {w})->name() == "SGD");
 }

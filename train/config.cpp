@@ -7,6 +7,9 @@
 #include <sstream>
 
 #include "libnn/core/check.h"
+#include "libnn/optim/adam.h"
+#include "libnn/optim/lr_scheduler.h"
+#include "libnn/optim/sgd.h"
 #include "models/toml_config.h"
 
 namespace hardtune {
@@ -229,10 +232,10 @@ int TrainConfig::schedule_start(int epoch) const {
 }
 
 std::string TrainConfig::out_dir() const {
-  std::string o = fold_path(out, data.fold, source + ": out");
+  std::string o = out;
   replace_all(o, "{name}", name);
   replace_all(o, "{seed}", std::to_string(seed));
-  return o;
+  return fold_path(o, data.fold, source + ": out");
 }
 
 TrainConfig parse_train_config(const std::string& text, const std::string& source, const std::string& default_name) {
@@ -273,6 +276,28 @@ TrainConfig load_train_config(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse_train_config(text.str(), path, std::filesystem::path(path).stem().string());
+}
+
+std::unique_ptr<nn::optim::Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<nn::Tensor> params) {
+  if (c.type == "sgd")
+    return std::make_unique<nn::optim::SGD>(std::move(params), nn::optim::SgdOptions{.lr = c.lr,
+                                                                                    .momentum = c.momentum,
+                                                                                    .dampening = c.dampening,
+                                                                                    .weight_decay = c.weight_decay,
+                                                                                    .nesterov = c.nesterov});
+  NN_CHECK(c.type == "adam", "make_optimizer: unknown optimizer type \"", c.type, "\"");
+  return std::make_unique<nn::optim::Adam>(
+      std::move(params),
+      nn::optim::AdamOptions{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay});
+}
+
+std::unique_ptr<nn::optim::LRScheduler> make_scheduler(const ScheduleConfig& c, nn::optim::Optimizer& optimizer) {
+  if (c.type == "cosine_repeat") return std::make_unique<nn::optim::CosineRepeatLR>(optimizer, c.T_max, c.T_mult, c.eta_min);
+  if (c.type == "cosine")
+    return std::make_unique<nn::optim::CosineAnnealingLR>(optimizer, static_cast<std::int64_t>(c.T_max), c.eta_min);
+  if (c.type == "step") return std::make_unique<nn::optim::StepLR>(optimizer, c.step_size, c.gamma);
+  NN_CHECK(c.type == "constant", "make_scheduler: unknown schedule type \"", c.type, "\"");
+  return nullptr;
 }
 
 void apply_overrides(TrainConfig& c, const ConfigOverrides& o) {

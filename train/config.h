@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,11 @@
 #include "infer/transforms.h"
 #include "models/registry.h"
 #include "train/data/augment.h"
+
+namespace nn::optim {
+class Optimizer;
+class LRScheduler;
+}  // namespace nn::optim
 
 namespace hardtune {
 
@@ -117,6 +123,13 @@ TrainConfig load_train_config(const std::string& path);
 // source: a name for messages; default_name: the name when the text has no `name` key.
 TrainConfig parse_train_config(const std::string& text, const std::string& source,
                                const std::string& default_name = "config");
+
+// The optimizer of [optimizer] over params (the trainable ones: a frozen head is not given to it, §3.3).
+std::unique_ptr<nn::optim::Optimizer> make_optimizer(const OptimizerConfig& config, std::vector<nn::Tensor> params);
+// The scheduler of [schedule] on optimizer (nullptr for constant). Built at epoch 0 and again at the first
+// epoch of every stage with restart_scheduler (TrainConfig::schedule_start): epoch e then trains with the
+// lr of schedule epoch e - schedule_start(e), and step() follows each epoch.
+std::unique_ptr<nn::optim::LRScheduler> make_scheduler(const ScheduleConfig& config, nn::optim::Optimizer& optimizer);
 
 // Command-line overrides (`hardtune train --fold --seed --out --epochs`); unset fields change nothing.
 struct ConfigOverrides {
