@@ -91,8 +91,14 @@ std::shared_ptr<Head> make_head(const std::string& type, index_t in, index_t cla
   if (type == "arc_margin") return std::make_shared<ArcMarginHead>(in, classes, ArcMarginHead::Options{}, frozen, gen);
   if (type == "arc_margin_5e-2")
     return std::make_shared<ArcMarginHead>(in, classes, ArcMarginHead::Options{.m = 0.05}, frozen, gen);
-  throw nn::Error(nn::str("make_head: unknown classifier type '", type,
-                          "' (linear, linear_sequential, arc_margin, arc_margin_5e-2)"));
+  std::string known;
+  for (const auto& n : head_names()) known += (known.empty() ? "" : ", ") + n;
+  throw nn::Error(nn::str("make_head: unknown classifier type '", type, "' (", known, ")"));
+}
+
+const std::vector<std::string>& head_names() {
+  static const std::vector<std::string> names{"linear", "linear_sequential", "arc_margin", "arc_margin_5e-2"};
+  return names;
 }
 
 }  // namespace models

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "libnn/core/rng.h"
 #include "libnn/nn/layers.h"
@@ -64,5 +65,7 @@ class ArcMarginHead : public Head {
 // (m = 0.05). Throws on any other name (the reference's cce_arc_margin_* and linear_bce are not built).
 std::shared_ptr<Head> make_head(const std::string& type, index_t in_features, index_t classes, bool frozen = false,
                                 nn::Generator& gen = nn::default_generator());
+// The names make_head knows, in that order.
+const std::vector<std::string>& head_names();
 
 }  // namespace models

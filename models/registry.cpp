@@ -1,13 +1,13 @@
 #include "models/registry.h"
 
 #include <map>
-#include <toml++/toml.h>
 
 #include "models/baseline.h"
 #include "models/faceapi_dlas.h"
 #include "models/heads.h"
 #include "models/iresnet.h"
 #include "models/resnet_caffe.h"
+#include "models/toml_config.h"
 
 namespace models {
 
@@ -120,27 +120,27 @@ std::shared_ptr<MultiModalNet> build_model(const std::string& name, const ModelO
   return net;
 }
 
+ModelSpec read_model_spec(TomlReader& model) {
+  ModelSpec spec;
+  const auto name = model.string("name");
+  NN_CHECK(name, model.where("name"), "[model] needs name = \"...\" (see `hardtune summary --list`)");
+  spec.name = *name;
+  NN_CHECK(registry().count(spec.name), model.where("name"), "unknown model \"", spec.name,
+           "\" (see `hardtune summary --list`)");
+  spec.options.head = model.choice("head", spec.options.head, head_names());
+  spec.options.num_classes = model.integer_in("num_classes", spec.options.num_classes, 2, 1 << 20);
+  spec.options.frozen_head = model.boolean("frozen_head", spec.options.frozen_head);
+  model.finish();
+  return spec;
+}
+
 std::shared_ptr<MultiModalNet> build_model_from_config(const std::string& path) {
-  toml::table config;
-  try {
-    config = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw nn::Error(nn::str(path, ": ", e.description(), " (line ", e.source().begin.line, ")"));
-  }
-  const auto* model = config["model"].as_table();
+  const toml::table config = parse_toml_file(path);
+  TomlReader root(config, path);
+  auto model = root.table("model");
   NN_CHECK(model, path, ": no [model] table");
-  const auto name = (*model)["name"].value<std::string>();
-  NN_CHECK(name, path, ": [model] needs name = \"...\" (see `hardtune summary --list`)");
-  ModelOptions o;
-  o.head = (*model)["head"].value_or(o.head);
-  o.num_classes = (*model)["num_classes"].value_or(o.num_classes);
-  o.frozen_head = (*model)["frozen_head"].value_or(o.frozen_head);
-  for (const auto& [key, value] : *model) {
-    const std::string k(key.str());
-    NN_CHECK(k == "name" || k == "head" || k == "num_classes" || k == "frozen_head", path, ": unknown key [model].",
-             k);
-  }
-  return build_model(*name, o);
+  const ModelSpec spec = read_model_spec(*model);
+  return build_model(spec.name, spec.options);
 }
 
 }  // namespace models

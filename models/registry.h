@@ -29,10 +29,21 @@ struct ModelInfo {
   index_t input_size;  // the side the net is meant for (112 for the reference nets)
 };
 
+// A model by name with its head options: the [model] table of a config file.
+struct ModelSpec {
+  std::string name;
+  ModelOptions options;
+};
+
+class TomlReader;  // models/toml_config.h
+
 std::vector<ModelInfo> list_models();
 std::shared_ptr<MultiModalNet> build_model(const std::string& name, const ModelOptions& options = {});
 
-// A TOML file with a [model] table: name = "...", head = "...", num_classes = 2, frozen_head = false.
+// A [model] table: name = "...", head = "...", num_classes = 2, frozen_head = false. The name must be
+// registered and the head known; any other key is an error.
+ModelSpec read_model_spec(TomlReader& model);
+// A TOML file with a [model] table (other tables are ignored: a training config works too).
 std::shared_ptr<MultiModalNet> build_model_from_config(const std::string& path);
 
 }  // namespace models

@@ -5,8 +5,7 @@
 namespace hardtune {
 
 nn::io::Metadata model_file_metadata(const ModelFileInfo& info) {
-  return {{"format", "hardtune-model"},
-          {"model", info.model},
+  return {{"model", info.model},
           {"head", info.options.head},
           {"num_classes", std::to_string(info.options.num_classes)},
           {"frozen_head", info.options.frozen_head ? "true" : "false"},

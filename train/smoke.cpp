@@ -12,6 +12,7 @@
 #include "libnn/ops/loss.h"
 #include "libnn/optim/adam.h"
 #include "libnn/optim/lr_scheduler.h"
+#include "train/checkpoint.h"
 #include "train/progress.h"
 
 namespace hardtune {
@@ -52,6 +53,13 @@ void make_batch(std::uint64_t seed, std::uint64_t first, int n, int S, Tensor& x
   for (int i = 0; i < n; ++i) y.data<std::int64_t>()[i] = make_sample(seed, first + i, S, x.data<float>() + i * 3 * S * S);
 }
 
+// The options that decide the result, as TOML: a checkpoint stores them and a resume must match.
+std::string smoke_config(const SmokeOptions& o) {
+  return nn::str("epochs = ", o.epochs, "\nsteps_per_epoch = ", o.steps_per_epoch, "\nbatch = ", o.batch,
+                 "\nimage_size = ", o.image_size, "\neval_samples = ", o.eval_samples, "\nlr = ", o.lr,
+                 "\nseed = ", o.seed, "\n");
+}
+
 std::shared_ptr<nn::Sequential> make_net() {
   using namespace nn;
   auto net = std::make_shared<Sequential>();
@@ -81,13 +89,12 @@ SmokeResult run_smoke(const SmokeOptions& o) {
   std::filesystem::create_directories(o.out);
   const std::string ckpt = o.out + "/checkpoint.safetensors";
 
+  const TrainingState state{net.get(), &adam, &schedule, {{"default", &nn::default_generator()}}};
+  const std::string config = smoke_config(o);
+
   int start_epoch = 0;
   if (o.resume && std::filesystem::exists(ckpt)) {
-    const auto file = nn::io::load_safetensors(ckpt);
-    net->load_state_dict(nn::strip_prefix(file.tensors, "model."));
-    adam.load_state_dict(nn::strip_prefix(file.tensors, "optimizer."));
-    schedule.load_state_dict(nn::strip_prefix(file.tensors, "scheduler."));
-    start_epoch = std::stoi(file.metadata.at("next_epoch"));
+    start_epoch = load_checkpoint(ckpt, state, config).epoch;
     std::fprintf(stderr, "resumed from %s at epoch %d\n", ckpt.c_str(), start_epoch);
   }
   std::printf("smoke: %lld parameters, %d epochs x %d steps, batch %d, %dx%d images\n",
@@ -119,10 +126,7 @@ SmokeResult run_smoke(const SmokeOptions& o) {
     }
     result.last_loss = epoch_loss / o.steps_per_epoch;
     schedule.step();
-    nn::StateDict all = nn::with_prefix(net->state_dict(), "model.");
-    for (auto& kv : nn::with_prefix(adam.state_dict(), "optimizer.")) all.push_back(kv);
-    for (auto& kv : nn::with_prefix(schedule.state_dict(), "scheduler.")) all.push_back(kv);
-    nn::save_state_dict(all, ckpt, {{"next_epoch", std::to_string(epoch + 1)}, {"seed", std::to_string(o.seed)}});
+    save_checkpoint(ckpt, state, {.epoch = epoch + 1}, config);
   }
 
   if (end_epoch < o.epochs) {
