@@ -107,7 +107,6 @@ TrainingProgress load_checkpoint(const std::string& path, const TrainingState& s
     restoring(path, "optimizer", [&] { state.optimizer->load_state_dict(nn::strip_prefix(tensors, "optimizer.")); });
   if (state.scheduler)
     restoring(path, "scheduler", [&] { state.scheduler->load_state_dict(nn::strip_prefix(tensors, "scheduler.")); });
-  for (const auto& [key, value] : extra) meta.emplace(key, value);  // never overrides the checkpoint's own keys
   for (const auto& [name, gen] : state.generators) {
     const std::string& s = field(info.file, "rng." + name);
     std::istringstream in(s);

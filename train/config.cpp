@@ -307,6 +307,7 @@ void apply_overrides(TrainConfig& c, const ConfigOverrides& o) {
   }
   if (o.seed) c.seed = *o.seed;
   if (o.out) c.out = *o.out;
+  if (o.root) c.data.root = *o.root;
   if (o.epochs) {
     NN_CHECK(*o.epochs >= 1, "--epochs must be >= 1");
     int left = *o.epochs;

@@ -136,6 +136,7 @@ struct ConfigOverrides {
   std::optional<int> fold;
   std::optional<std::uint64_t> seed;
   std::optional<std::string> out;
+  std::optional<std::string> root;  // data.root
   // Total epochs: stages past it are dropped and the one it falls in is cut; beyond the configured total
   // the last stage is extended.
   std::optional<int> epochs;

@@ -19,6 +19,7 @@
 #include "train/data/synth.h"
 #include "train/predict.h"
 #include "train/smoke.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -151,6 +152,36 @@ int main(int argc, char** argv) {
   folds_cmd->callback([&] {
     folds.on_bad = on_bad_policy(folds_on_bad);
     infer::run_lists_folds(folds, std::cout);
+  });
+
+  struct {
+    std::string config;
+    hardtune::ConfigOverrides overrides;
+    hardtune::TrainRunOptions run;
+    bool print = false;
+  } train;
+  auto* train_cmd = app.add_subcommand("train", "Train a HardTune net from a TOML config (configs/README.md)");
+  train_cmd->add_option("--config", train.config, "configs/X.toml")->required();
+  train_cmd->add_option("--fold", train.overrides.fold, "Fold k: substituted for {fold} in list paths and out");
+  train_cmd->add_option("--seed", train.overrides.seed, "Seed (init, shuffling, augmentation)");
+  train_cmd->add_option("--out", train.overrides.out, "Run directory (checkpoints, epochs.csv, log.jsonl)");
+  train_cmd->add_option("--root", train.overrides.root, "Data root (data.root: {root} in list paths, images)");
+  train_cmd->add_option("--epochs", train.overrides.epochs, "Total epochs (cuts or extends the stages)")
+      ->check(CLI::PositiveNumber);
+  train_cmd->add_flag("--resume", train.run.resume, "Continue from OUT/last.safetensors, bit-identically");
+  train_cmd->add_option("--stop-after", train.run.stop_after, "End this run after N epochs (resume later)")
+      ->check(CLI::NonNegativeNumber);
+  train_cmd->add_flag("--print-config", train.print, "Print the resolved config and exit");
+  train_cmd->callback([&] {
+    hardtune::TrainConfig config = hardtune::load_train_config(train.config);
+    hardtune::apply_overrides(config, train.overrides);
+    if (train.print) {
+      std::printf("%s", config.canonical().c_str());
+      return;
+    }
+    std::printf("%s", config.describe().c_str());
+    const auto result = hardtune::train(config, train.run);
+    if (result.finished) std::printf("train: done; model %s\n", result.model_path.c_str());
   });
 
   hardtune::PredictOptions predict;
