@@ -54,17 +54,17 @@ std::vector<GreedyStep> greedy_select(const std::vector<std::vector<double>>& me
 double ensemble_metric(const std::vector<double>& scores, const std::vector<int>& labels, const std::string& metric);
 
 struct EnsembleOptions {
-  std::string out;                  // our score format
-  std::vector<std::string> scores;  // members
-  std::string list;                 // optional: put members in this list's order and take its paths
+  std::string out{};                  // our score format
+  std::vector<std::string> scores{};  // members
+  std::string list{};                 // optional: put members in this list's order and take its paths
   bool root_independent = false;
-  std::string groups;               // "" = plain mean
-  std::string calibrate;            // "" = none, a number, or "auto"
+  std::string groups{};               // "" = plain mean
+  std::string calibrate{};            // "" = none, a number, or "auto"
   bool greedy = false;
   std::string metric = "acer";
-  std::string val_list;
-  std::vector<std::string> val_scores;  // the members' scores on val_list, in the order of `scores`
-  std::string submission;           // optional challenge-format output
+  std::string val_list{};
+  std::vector<std::string> val_scores{};  // the members' scores on val_list, in the order of `scores`
+  std::string submission{};           // optional challenge-format output
 };
 void run_ensemble(const EnsembleOptions& options, std::ostream& log);
 

@@ -17,6 +17,7 @@
 #include "models/registry.h"
 #include "models/summary.h"
 #include "train/data/synth.h"
+#include "train/demo.h"
 #include "train/predict.h"
 #include "train/smoke.h"
 #include "train/trainer.h"
@@ -153,6 +154,19 @@ int main(int argc, char** argv) {
     folds.on_bad = on_bad_policy(folds_on_bad);
     infer::run_lists_folds(folds, std::cout);
   });
+
+  hardtune::DemoOptions demo;
+  auto* demo_cmd = app.add_subcommand("demo",
+      "The whole pipeline on synthetic data: synth, folds, train folds x seeds, predict, ensemble, eval");
+  demo_cmd->add_option("--out", demo.out, "Working directory (rerunning continues where it stopped)");
+  demo_cmd->add_option("--config", demo.config, "Training config");
+  demo_cmd->add_option("--folds", demo.folds, "Folds to train")->check(CLI::Range(1, 3));
+  demo_cmd->add_option("--seeds", demo.seeds, "Seeds to train");
+  demo_cmd->add_option("--epochs", demo.epochs, "Override the config's epochs")->check(CLI::NonNegativeNumber);
+  demo_cmd->add_option("--difficulty", demo.difficulty, "Synthetic data: 0 = blatant prints .. 1 = subtle")
+      ->check(CLI::Range(0.0, 1.0));
+  demo_cmd->add_option("--subjects-train", demo.subjects_train, "Synthetic data: training subjects")->check(CLI::Range(3, 10000));
+  demo_cmd->callback([&] { hardtune::run_demo(demo); });
 
   struct {
     std::string config;

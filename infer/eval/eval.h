@@ -16,14 +16,14 @@
 namespace infer::eval {
 
 struct EvalOptions {
-  std::vector<std::string> scores;
-  std::string list;
-  std::string meta;  // optional: CSV with columns rgb and type (attack code), e.g. synth's meta.csv
+  std::vector<std::string> scores{};
+  std::string list{};
+  std::string meta{};  // optional: CSV with columns rgb and type (attack code), e.g. synth's meta.csv
   bool root_independent = false;
   double threshold = 0.5;
   int bootstrap = 1000;  // resamples; 0 = no intervals
   std::uint64_t seed = 0;
-  std::string out;  // "" = print only
+  std::string out{};  // "" = print only
 };
 
 // Evaluates each score file; prints the tables to `out` and writes the files when options.out is set.
