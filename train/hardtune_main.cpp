@@ -183,6 +183,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--epochs", train.overrides.epochs, "Total epochs (cuts or extends the stages)")
       ->check(CLI::PositiveNumber);
   train_cmd->add_flag("--resume", train.run.resume, "Continue from OUT/last.safetensors, bit-identically");
+  train_cmd->add_flag("--force", train.run.force, "With --resume: continue although the config changed");
   train_cmd->add_option("--stop-after", train.run.stop_after, "End this run after N epochs (resume later)")
       ->check(CLI::NonNegativeNumber);
   train_cmd->add_flag("--print-config", train.print, "Print the resolved config and exit");

@@ -22,11 +22,11 @@ void run_predict(const PredictOptions& o, std::ostream& log) {
   if (info.normalization.empty()) info.normalization = infer::Normalization::default_for_model(info.model);
 
   auto net = models::build_model(info.model, info.options);
-  const auto report = infer::load_weights_into(*net, file, o.weights, o.map, true);
+  infer::load_weights_into(*net, file, o.weights, o.map, true);  // strict: any key problem throws
   const data::TripletDataset dataset(o.list, o.root, {.on_bad = o.on_bad, .allow_size_mismatch = o.allow_size_mismatch});
   data::Loader loader(dataset, {.batch_size = o.batch, .shuffle = false, .drop_last = false, .workers = o.workers,
                                 .views = infer::tta_views(o.tta), .norm = infer::Normalization::named(info.normalization)});
-  log << "predict: " << info.model << " from " << o.weights << " (" << report.describe() << "), " << dataset.size()
+  log << "predict: " << info.model << " from " << o.weights << ", " << dataset.size()
       << " rows of " << o.list << ", views " << (o.tta.empty() ? "crop0" : o.tta) << ", normalization "
       << info.normalization << "\n";
   const ScoredRows scored = score_dataset(*net, loader, 0, o.quiet ? "" : "predict");

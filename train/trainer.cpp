@@ -158,7 +158,7 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
     const bool fresh = next < total_epochs && next > 0 && c.schedule_start(next) == next;
     TrainingState s = with_scheduler();
     if (fresh) s.scheduler = nullptr;
-    progress = load_checkpoint(last_path, s, canonical);
+    progress = load_checkpoint(last_path, s, canonical, run.force);
     result.epochs = read_history(out + "/epochs.csv", progress.epoch);
     if (!run.quiet) std::printf("train: resumed from %s at epoch %d\n", last_path.c_str(), progress.epoch);
   } else {
@@ -213,9 +213,12 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
       loss_sum += l * static_cast<double>(batch->size());
       seen += batch->size();
       ++steps;
-      if (!run.quiet)
-        bar.update(batch->index + 1, nn::str("loss ", loss_sum / double(seen), "  acc ", double(correct) / double(seen),
-                                             "  lr ", lr, "  ", static_cast<long>(rate()), " triplets/s"));
+      if (!run.quiet) {
+        char extra[128];
+        std::snprintf(extra, sizeof extra, "loss %.4f  acc %.3f  lr %.3g  %.1f triplets/s", loss_sum / double(seen),
+                      double(correct) / double(seen), lr, rate());
+        bar.update(batch->index + 1, extra);
+      }
       if (c.log_every > 0 && steps % c.log_every == 0)
         jsonl << "{\"epoch\":" << epoch << ",\"batch\":" << batch->index << ",\"loss\":" << l
               << ",\"mean_loss\":" << loss_sum / double(seen) << ",\"lr\":" << lr << ",\"triplets_per_second\":" << rate()

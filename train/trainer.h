@@ -15,7 +15,8 @@
 namespace hardtune {
 
 struct TrainRunOptions {
-  bool resume = false;  // continue from <out>/checkpoint.safetensors
+  bool resume = false;  // continue from <out>/last.safetensors
+  bool force = false;   // resume even when the config differs in keys that change the results
   int stop_after = 0;   // > 0: end this run after that many epochs (time-boxed jobs; --resume continues)
   bool quiet = false;   // no progress lines (tests)
 };
