@@ -8,21 +8,18 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "infer/eval/metrics.h"
 #include "infer/weights.h"
-#include "libnn/autograd/grad_mode.h"
 #include "libnn/core/check.h"
 #include "libnn/io/atomic_file.h"
-#include "libnn/nn/state_dict.h"
 #include "libnn/optim/lr_scheduler.h"
 #include "libnn/optim/optimizer.h"
 #include "libnn/ops/loss.h"
 #include "models/registry.h"
 #include "train/data/loader.h"
-#include "train/evaluate.h"
 #include "train/checkpoint.h"
+#include "train/evaluate.h"
 #include "train/model_file.h"
 #include "train/progress.h"
 
