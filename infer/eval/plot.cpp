@@ -43,19 +43,6 @@ struct Frame {
 
 Frame frame_of(const Chart& c, int w, int h) { return {72, 36, w - 72.0 - 18, h - 36.0 - 52, &c}; }
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
 
 std::string hex_color(std::uint32_t rgb) {
   char buf[8];
@@ -328,6 +315,20 @@ void write_chart_png(const std::string& path, const Chart& c, int width, int hei
   NN_CHECK(stbi_write_png_to_func(append_bytes, &bytes, width, height, 3, pixels.data(), width * 3) != 0,
            "plot: cannot encode PNG ", path);
   nn::io::write_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
 }
 
 }  // namespace infer::eval

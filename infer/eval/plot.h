@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,9 @@ std::vector<std::uint8_t> rasterize_chart(const Chart& chart, int width = 640, i
 void write_chart_png(const std::string& path, const Chart& chart, int width = 640, int height = 480);
 
 // The standard normal quantile (Acklam's rational approximation refined by one Halley step, ~1e-15).
+// &, <, >, " as entities: text for SVG and HTML alike.
+std::string xml_escape(std::string_view s);
+
 double probit(double p);
 
 }  // namespace infer::eval

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "infer/eval/plot.h"
 #include "libnn/core/check.h"
 
 namespace infer::eval {
@@ -21,19 +22,6 @@ std::string fmt(double v, const char* spec = "%.6g") {
   return buf;
 }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
 
 std::string csv_quote(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -158,18 +146,18 @@ std::string report_html(const std::vector<EvalResult>& results, const EvalContex
        "body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td.l{text-align:left}"
        "small{color:#666}.charts{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>\n";
-  o << "<h1>hardtune eval</h1>\n<p>List <code>" << html_escape(c.list) << "</code>; a sample is accepted as real iff "
+  o << "<h1>hardtune eval</h1>\n<p>List <code>" << xml_escape(c.list) << "</code>; a sample is accepted as real iff "
     << "score &ge; " << fmt(c.threshold) << ". ";
   if (c.bootstrap > 0)
     o << "Brackets: " << fmt(c.level * 100, "%.0f") << " % percentile intervals from " << c.bootstrap
       << " bootstrap resamples stratified by class (seed " << c.seed << ").";
   o << "</p>\n<table><tr><th>#</th><th>scores</th><th>reals</th><th>fakes</th>";
   const auto header = results.empty() ? std::vector<std::pair<std::string, double>>{} : scalar_metrics(results[0].metrics);
-  for (const auto& [name, v] : header) o << "<th>" << html_escape(name) << "</th>";
+  for (const auto& [name, v] : header) o << "<th>" << xml_escape(name) << "</th>";
   o << "</tr>\n";
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    o << "<tr><td>" << i + 1 << "</td><td class=\"l\">" << html_escape(r.name) << "</td><td>" << r.metrics.reals
+    o << "<tr><td>" << i + 1 << "</td><td class=\"l\">" << xml_escape(r.name) << "</td><td>" << r.metrics.reals
       << "</td><td>" << r.metrics.fakes << "</td>";
     const auto values = scalar_metrics(r.metrics);
     for (std::size_t k = 0; k < values.size() && k < header.size(); ++k) {
@@ -187,7 +175,7 @@ std::string report_html(const std::vector<EvalResult>& results, const EvalContex
     for (std::size_t i = 0; i < results.size(); ++i) o << "<th>#" << i + 1 << "</th>";
     o << "</tr>\n";
     for (const auto& name : names) {
-      o << "<tr><td class=\"l\">" << html_escape(name) << "</td>";
+      o << "<tr><td class=\"l\">" << xml_escape(name) << "</td>";
       for (const auto& r : results) {
         const SpeciesRate* s = find_species(r.metrics, name);
         o << "<td>" << (s ? nn::str(fmt(s->apcer, "%.5f"), " <small>(", s->accepted, "/", s->fakes, ")</small>") : "-")
