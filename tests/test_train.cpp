@@ -106,6 +106,12 @@ TEST_CASE("train/resume continues bit-identically across a scheduler restart") {
   CHECK(b.epochs[2].train_loss == a.epochs[2].train_loss);
   CHECK(b.epochs[2].val_loss == a.epochs[2].val_loss);
   CHECK(b.epochs[2].lr == a.epochs[2].lr);
+  // Resuming a finished run trains nothing and still names the model.
+  const TrainResult again = train(split, {.resume = true, .quiet = true});
+  CHECK(again.finished);
+  CHECK(again.model_path == b.model_path);
+  CHECK(again.epochs.size() == 3);
+
   const nn::StateDict wa = model_of(a.model_path), wb = model_of(b.model_path);
   REQUIRE(wa.size() == wb.size());
   for (std::size_t i = 0; i < wa.size(); ++i) {

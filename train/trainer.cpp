@@ -174,6 +174,10 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
   std::ofstream jsonl(out + "/log.jsonl", std::ios::app);
   NN_CHECK(jsonl, out, "/log.jsonl: cannot open for writing");
 
+  if (progress.epoch > 0) {  // resumed: until an epoch runs, the model is the one of the last finished epoch
+    const std::string last_epoch = nn::str(out, "/epoch_", progress.epoch - 1, ".safetensors");
+    result.model_path = fs::exists(last_epoch) ? last_epoch : last_path;
+  }
   const int end_epoch = run.stop_after > 0 ? std::min(total_epochs, progress.epoch + run.stop_after) : total_epochs;
   for (int epoch = progress.epoch; epoch < end_epoch; ++epoch) {
     const std::size_t stage_index = c.stage_of(epoch);
