@@ -68,6 +68,7 @@ void read_data(TomlReader& root, DataConfig& d, const std::string& source) {
   d.on_bad_sample = t->choice("on_bad_sample", "fail", {"fail", "skip"}) == "skip" ? infer::OnBadSample::skip
                                                                                   : infer::OnBadSample::fail;
   d.balanced_sampling = t->boolean("balanced_sampling", d.balanced_sampling);
+  d.allow_size_mismatch = t->boolean("allow_size_mismatch", d.allow_size_mismatch);
   t->finish();
 }
 
@@ -343,7 +344,8 @@ std::string TrainConfig::canonical() const {
                 {"train_list", data.train_list},
                 {"val_list", data.val_list},
                 {"on_bad_sample", data.on_bad_sample == infer::OnBadSample::skip ? "skip" : "fail"},
-                {"balanced_sampling", data.balanced_sampling}};
+                {"balanced_sampling", data.balanced_sampling},
+                {"allow_size_mismatch", data.allow_size_mismatch}};
   if (data.fold) d.insert("fold", *data.fold);
   t.insert("data", std::move(d));
   toml::table opt{{"type", optimizer.type}, {"lr", optimizer.lr}, {"weight_decay", optimizer.weight_decay}};
@@ -402,7 +404,8 @@ std::string TrainConfig::describe() const {
     << ", val " << (data.val_list.empty() ? "none" : shown([&] { return data.val_list_path(); }, data.val_list))
     << (data.fold ? ", fold " + std::to_string(*data.fold) : "") << ", bad samples: "
     << (data.on_bad_sample == infer::OnBadSample::skip ? "skip" : "fail")
-    << (data.balanced_sampling ? ", balanced sampling" : "") << "\n";
+    << (data.balanced_sampling ? ", balanced sampling" : "")
+    << (data.allow_size_mismatch ? ", modality sizes may differ" : "") << "\n";
   s << "  batch " << batch_size << (drop_last ? " (drop last)" : "") << ", " << workers << " workers";
   if (!class_weights.empty()) {
     s << ", class weights";

@@ -53,6 +53,7 @@ struct DataConfig {
   std::optional<int> fold;           // required when a path holds "{fold}" (else using the path throws)
   infer::OnBadSample on_bad_sample = infer::OnBadSample::fail;
   bool balanced_sampling = false;    // draw real and fake equally often (the reference's fake_class_weight != 1)
+  bool allow_size_mismatch = false;  // accept triplets whose modalities differ in size (data/dataset.h)
 
   // The list paths with "{root}" and "{fold}" substituted.
   std::string train_list_path() const;

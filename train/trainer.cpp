@@ -136,7 +136,8 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
   const TrainingState state{net.get(), optimizer.get(), nullptr, {{"default", &nn::default_generator()}}};
   const auto with_scheduler = [&] { TrainingState s = state; s.scheduler = scheduler.get(); return s; };
 
-  const data::DatasetOptions dataset_options{.on_bad = c.data.on_bad_sample};
+  const data::DatasetOptions dataset_options{.on_bad = c.data.on_bad_sample,
+                                             .allow_size_mismatch = c.data.allow_size_mismatch};
   const data::TripletDataset train_set(c.data.train_list_path(), c.data.root, dataset_options);
   std::unique_ptr<data::TripletDataset> val_set;
   if (!c.data.val_list.empty())
