@@ -1,7 +1,6 @@
 // Ensembles (infer/ensemble.h) on small handcrafted score files: group specs and nested means by hand, the
 // reference's calibration and thr = auto, greedy selection on a constructed case, misaligned members.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -12,21 +11,14 @@
 #include "infer/ensemble.h"
 #include "infer/scores.h"
 #include "libnn/core/check.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace infer;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("hardtune_test_ensemble_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
+using test_support::TempDir;
 
 std::string list_text(const std::vector<int>& labels) {
   std::string s = "rgb,depth,ir,label\n";
@@ -109,7 +101,7 @@ TEST_CASE("ensemble/greedy selection") {
 }
 
 TEST_CASE("ensemble/run_ensemble end to end") {
-  TempDir dir;
+  const TempDir dir("ensemble");
   const std::vector<int> labels = {1, 0, 1, 0};
   const std::string val_list = dir.write("val.txt", list_text(labels));
   const std::string test_list = dir.write("test.txt", list_text({1, 0, 1, 0}));
@@ -120,14 +112,14 @@ TEST_CASE("ensemble/run_ensemble end to end") {
                                            "Val/0-c.jpg,Val/0-d.jpg,Val/0-i.jpg,0.9\nVal/2-c.jpg,Val/2-d.jpg,Val/2-i.jpg,0.75\n"
                                            "Val/3-c.jpg,Val/3-d.jpg,Val/3-i.jpg,0.2\n");
   EnsembleOptions o;
-  o.out = (dir.path / "out.csv").string();
+  o.out = (dir.path() / "out.csv").string();
   o.scores = {a, b, c};
   o.list = test_list;
   o.groups = "1;2,3";
   o.calibrate = "auto";
   o.val_list = val_list;
   o.val_scores = {a, b, c};
-  o.submission = (dir.path / "submission.txt").string();
+  o.submission = (dir.path() / "submission.txt").string();
   std::ostringstream log;
   run_ensemble(o, log);
   const ScoreTable out = read_scores(o.out);
@@ -146,9 +138,9 @@ TEST_CASE("ensemble/run_ensemble end to end") {
 }
 
 TEST_CASE("ensemble/misaligned members") {
-  TempDir dir;
+  const TempDir dir("ensemble");
   EnsembleOptions o;
-  o.out = (dir.path / "out.csv").string();
+  o.out = (dir.path() / "out.csv").string();
   o.scores = {dir.write("a.csv", original_text({0.8, 0.2, 0.6})), dir.write("b.csv", original_text({0.8, 0.2}))};
   std::ostringstream log;
   CHECK_THROWS_WITH_AS(run_ensemble(o, log), doctest::Contains("b.csv has 2 rows but"), nn::Error);

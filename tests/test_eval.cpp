@@ -1,7 +1,6 @@
 // `hardtune eval`'s driver (infer/eval/eval.h) and charts (infer/eval/plot.h): attack types from paths and
 // from a meta file, the files it writes (PNG signature, sizes), a list without labels; the probit quantiles.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,26 +10,15 @@
 #include "infer/eval/eval.h"
 #include "infer/eval/plot.h"
 #include "libnn/core/check.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace infer;
 
-namespace {
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("hardtune_test_eval_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
-
-}  // namespace
+using test_support::TempDir;
 
 TEST_CASE("eval/run_eval writes its files") {
-  TempDir dir;
+  const TempDir dir("eval");
   // Training-style paths carry the attack type.
   std::string list = "rgb,depth,ir,label\n";
   std::string scores = "crop0,crop0_hflip\n";
@@ -46,7 +34,7 @@ TEST_CASE("eval/run_eval writes its files") {
   o.list = dir.write("list.txt", list);
   o.scores = {dir.write("s.csv", scores)};
   o.bootstrap = 50;
-  o.out = (dir.path / "report").string();
+  o.out = (dir.path() / "report").string();
   std::ostringstream out;
   const auto results = eval::run_eval(o, out);
   REQUIRE(results.size() == 1);
@@ -54,8 +42,8 @@ TEST_CASE("eval/run_eval writes its files") {
   CHECK(results[0].metrics.at_threshold.acer == 0.0);
   CHECK(out.str().find("04_en_b") != std::string::npos);
   for (const char* f : {"metrics.json", "metrics.csv", "roc.svg", "det.svg", "roc.png", "det.png", "report.html"})
-    CHECK_MESSAGE(fs::file_size(dir.path / "report" / f) > 100, f);
-  std::ifstream png(dir.path / "report" / "roc.png", std::ios::binary);
+    CHECK_MESSAGE(fs::file_size(dir.path() / "report" / f) > 100, f);
+  std::ifstream png(dir.path() / "report" / "roc.png", std::ios::binary);
   std::string magic(8, '\0');
   png.read(magic.data(), 8);
   CHECK(magic == "\x89PNG\r\n\x1a\n");
