@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "infer/data/folds.h"
+#include "infer/data/lists.h"
 #include "infer/data/samples.h"
 #include "infer/ensemble.h"
 #include "infer/eval/eval.h"
@@ -35,10 +36,11 @@ double mean_apcer(const infer::eval::Metrics& m, const std::vector<std::string>&
   return n ? sum / n : 0.0;
 }
 
-// lists folds holds out 04_en_b, 05_enm_s, 06_enm_b for folds 1, 2, 3 (REFERENCE.md §4.2).
-std::string fold_held_out(int fold) {
-  const auto index = static_cast<std::size_t>(fold + 3);
-  return index < infer::kKnownAttackTypes.size() ? std::string(infer::attack_code(infer::kKnownAttackTypes[index])) : "?";
+// The attack type a fold holds out, as `lists folds` wrote it: the type of its held-out fakes.
+std::string fold_held_out(const std::string& fold_dir) {
+  for (const infer::ListRow& row : infer::read_list(fold_dir + "/val_list_orgl.txt").rows)
+    if (row.label == 0) return std::string(infer::attack_code(infer::parse_sample_path(row.rgb).attack));
+  return "none";
 }
 
 }  // namespace
@@ -77,7 +79,7 @@ DemoResult run_demo(const DemoOptions& o) {
       apply_overrides(config, {.fold = fold, .seed = seed, .out = nn::str(o.out, "/runs/seed", seed, "/fold", fold),
                                .root = data + "/", .epochs = o.epochs > 0 ? std::optional<int>(o.epochs) : std::nullopt});
       std::printf("\n-- seed %llu, fold %d (held-out attack type: %s)\n", static_cast<unsigned long long>(seed), fold,
-                  fold_held_out(fold).c_str());
+                  fold_held_out(nn::str(data, "/folds/fold", fold)).c_str());
       std::fflush(stdout);
       const TrainResult r = train(config, {.resume = true});
       members.push_back({nn::str("seed", seed, "_fold", fold), r.model_path, "", ""});

@@ -17,8 +17,8 @@
 #include "libnn/optim/optimizer.h"
 #include "libnn/ops/loss.h"
 #include "models/registry.h"
-#include "train/data/loader.h"
 #include "train/checkpoint.h"
+#include "train/data/loader.h"
 #include "train/evaluate.h"
 #include "train/model_file.h"
 #include "train/progress.h"
@@ -73,6 +73,17 @@ std::vector<EpochRecord> read_history(const std::string& path, int epochs_done) 
       if (r.epoch < epochs_done) out.push_back(r);
     }
   return out;
+}
+
+// `to` becomes the same file as `from` (a checkpoint is hundreds of MB: written once, linked twice), and
+// atomically: a hard link under a temporary name renamed over `to`, or a copy where links are refused.
+void publish_same_file(const std::string& from, const std::string& to) {
+  const std::string tmp = to + ".tmp";
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_hard_link(from, tmp, ec);
+  if (ec) fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, to);
 }
 
 // Everything but the head learns, unless frozen until freeze_epoch (REFERENCE.md §3.3 semantics). The
@@ -132,9 +143,10 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
   for (auto& [name, p] : net->named_parameters())
     if (p.requires_grad()) trainable.push_back(p);
   auto optimizer = make_optimizer(c.optimizer, trainable);
-  std::unique_ptr<nn::optim::LRScheduler> scheduler;
-  const TrainingState state{net.get(), optimizer.get(), nullptr, {{"default", &nn::default_generator()}}};
-  const auto with_scheduler = [&] { TrainingState s = state; s.scheduler = scheduler.get(); return s; };
+  auto scheduler = make_scheduler(c.schedule, *optimizer);
+  const auto state = [&] {
+    return TrainingState{net.get(), optimizer.get(), scheduler.get(), {{"default", &nn::default_generator()}}};
+  };
 
   const data::DatasetOptions dataset_options{.on_bad = c.data.on_bad_sample,
                                              .allow_size_mismatch = c.data.allow_size_mismatch};
@@ -149,19 +161,13 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
   TrainingProgress progress;
   const int total_epochs = c.total_epochs();
   if (run.resume && fs::exists(last_path)) {
-    // A run that stopped at a stage boundary with a restart gets the fresh scheduler, not the saved one.
-    const CheckpointInfo info = read_checkpoint(last_path);
-    const int next = info.progress.epoch;
-    scheduler = make_scheduler(c.schedule, *optimizer);
-    const bool fresh = next < total_epochs && next > 0 && c.schedule_start(next) == next;
-    TrainingState s = with_scheduler();
-    if (fresh) s.scheduler = nullptr;
-    progress = load_checkpoint(last_path, s, canonical, run.force);
+    // A run that stopped at a stage boundary with a restart loads the finished stage's scheduler here; the
+    // loop below replaces it with a fresh one at that epoch, exactly as in an uninterrupted run.
+    progress = load_checkpoint(last_path, state(), canonical, run.force);
     result.epochs = read_history(out + "/epochs.csv", progress.epoch);
     if (!run.quiet) std::printf("train: resumed from %s at epoch %d\n", last_path.c_str(), progress.epoch);
-  } else {
-    if (run.resume && !run.quiet) std::printf("train: no checkpoint in %s; starting at epoch 0\n", out.c_str());
-    scheduler = make_scheduler(c.schedule, *optimizer);
+  } else if (run.resume && !run.quiet) {
+    std::printf("train: no checkpoint in %s; starting at epoch 0\n", out.c_str());
   }
 
   if (!run.quiet) {
@@ -268,19 +274,19 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
     if (best) progress.best_val_loss = rec.val_loss, progress.best_epoch = epoch;
     const nn::io::Metadata model_meta =
         model_file_metadata({c.model.name, c.model.options, normalization_name(stage.normalization)});
-    const TrainingState s = with_scheduler();
-    result.model_path = nn::str(out, "/epoch_", epoch, ".safetensors");
-    if (c.checkpoint.every_epoch || epoch + 1 == total_epochs) {
-      save_checkpoint(result.model_path, s, progress, canonical, model_meta);
+    // One serialisation per epoch: the files holding the same state are hard links to it.
+    const bool epoch_file = c.checkpoint.every_epoch || epoch + 1 == total_epochs;
+    result.model_path = epoch_file ? nn::str(out, "/epoch_", epoch, ".safetensors") : last_path;
+    save_checkpoint(result.model_path, state(), progress, canonical, model_meta);
+    if (best && c.checkpoint.best) publish_same_file(result.model_path, out + "/best.safetensors");
+    if (epoch_file) {
+      publish_same_file(result.model_path, last_path);
       if (c.checkpoint.keep_last > 0) {
         const int old = epoch - c.checkpoint.keep_last;
         if (old >= 0 && std::ranges::find(c.checkpoint.keep_epochs, old) == c.checkpoint.keep_epochs.end())
           fs::remove(nn::str(out, "/epoch_", old, ".safetensors"));
       }
     }
-    if (best && c.checkpoint.best) save_checkpoint(out + "/best.safetensors", s, progress, canonical, model_meta);
-    save_checkpoint(last_path, s, progress, canonical, model_meta);
-    if (!c.checkpoint.every_epoch) result.model_path = last_path;
   }
   result.finished = end_epoch == total_epochs;
   if (!result.finished && !run.quiet)
