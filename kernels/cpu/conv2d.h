@@ -10,10 +10,10 @@
 // ensures:  y, dx, dw, db are assigned (=), never accumulated: their previous contents (NaN included)
 //           are ignored. bias is read only when p.has_bias (it may be null otherwise); db is written
 //           when it is not null.
-// Workspace: a caller-supplied scratch of at least conv2d_workspace_size(p) elements of T makes a call
-// allocation-free; with workspace == nullptr the kernel allocates its own. The scratch holds im2col
-// columns for a chunk of samples, so its size is bounded (about max(C*R*S*P*Q, 4 Mi) elements) rather
-// than growing with N.
+// Workspace: a caller-supplied scratch of at least conv2d_workspace_size(p) elements of T (the forward:
+// conv2d_forward_workspace_size) makes a call allocation-free; with workspace == nullptr the kernel
+// allocates its own. The scratch holds im2col columns (backward) and staged outputs for a chunk of
+// samples, so its size is bounded (about max(C*R*S*P*Q, 4 Mi) elements) rather than growing with N.
 #pragma once
 
 #include "kernels/params.h"
@@ -21,13 +21,31 @@
 namespace kern {
 
 // Elements of T of scratch needed by any of the three directions (0 when none, e.g. a 1x1 stride-1
-// conv whose samples are processed one at a time).
+// conv whose samples are processed one at a time), and by the forward alone (which never writes columns).
 index_t conv2d_workspace_size(const Conv2dParams& p);
+index_t conv2d_forward_workspace_size(const Conv2dParams& p);
+
+// What the forward does to each output value before storing it, while the block is still in cache:
+// y = act(conv + bias[k]). Inference folds BatchNorm into w and bias, so conv -> BN -> PReLU is one pass.
+enum class Activation { none, relu, prelu };
+template <typename T>
+struct ConvEpilogue {
+  const T* bias = nullptr;  // (K), or null
+  Activation act = Activation::none;
+  const T* slope = nullptr;  // prelu: negative slopes, slope_count of them (1: shared, K: per channel)
+  index_t slope_count = 0;
+};
 
 // y = conv2d(x, w) + bias.
 template <typename T>
 void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
                     T* workspace = nullptr);
+
+// y = epilogue(conv2d(x, w)); p.has_bias is ignored (e.bias decides).
+// requires: e.slope_count is 1 or K when e.act == prelu.
+template <typename T>
+void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
+                              T* workspace = nullptr);
 
 // dx = d(sum y * dy) / dx.
 template <typename T>

@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -313,10 +314,13 @@ void split_threads(int nt, index_t m_panels, index_t n_panels, int mr, int nr, i
 // Below this many flops the fork/join costs more than a second thread gains.
 constexpr double kMinParallelFlops = 2.0 * 48 * 48 * 48;
 
-// The sequential blocked algorithm on the sub-block rows [r0, r1) x columns [c0, c1) of C.
-template <typename T>
-void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, const T* B, index_t ldb,
-                      T beta, T* C, index_t ldc, index_t r0, index_t r1, index_t c0, index_t c1) {
+// The sequential blocked algorithm on the sub-block rows [r0, r1) x columns [c0, c1) of C. pack_b(pc,
+// kc, jc, nc, Bp) fills Bp with the packed block of op(B); the epilogue (if any) finishes each block of C
+// right after its last depth step, while it is still in L2.
+template <typename T, typename PackB>
+void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, const PackB& pack_b_block, T beta,
+                      T* C, index_t ldc, const GemmEpilogue<T>* epilogue, index_t r0, index_t r1, index_t c0,
+                      index_t c1) {
   using BK = Blocking<T>;
   using MK = MicroKernel<T>;
   constexpr int MR = BK::MR, NR = BK::NR;
@@ -331,7 +335,8 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
 
   // C[ic.., jc..] (mc x nc) += the packed blocks, tile by tile; the B micro-panel stays in L1 while
   // the A micro-panels stream from L2.
-  auto macro_kernel = [&](index_t ic, index_t mc, index_t jc, index_t nc, index_t kc, T beta_k) {
+  auto macro_kernel = [&](index_t ic, index_t mc, index_t jc, index_t nc, index_t pc, index_t kc) {
+    const T beta_k = pc == 0 ? beta : T(1);
     for (index_t jp = 0; jp * NR < nc; ++jp) {
       const index_t n = std::min<index_t>(NR, nc - jp * NR);
       const T* bp = Bp + jp * kc * NR;
@@ -344,9 +349,7 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
           MK::partial(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc, m, n);
       }
     }
-  };
-  auto pack_b_block = [&](index_t pc, index_t kc, index_t jc, index_t nc) {
-    pack_b<T, NR>(B, ldb, p.trans_b, pc, jc, kc, nc, Bp);
+    if (epilogue && pc + kc == p.K) epilogue->apply(ic, ic + mc, jc, jc + nc, C, ldc);
   };
 
   if (r1 - r0 <= BK::MC) {
@@ -358,8 +361,8 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
       pack_a<T, MR>(A, lda, p.trans_a, r0, pc, r1 - r0, kc, Ap);
       for (index_t jc = c0; jc < c1; jc += BK::NC_small) {
         const index_t nc = std::min<index_t>(BK::NC_small, c1 - jc);
-        pack_b_block(pc, kc, jc, nc);
-        macro_kernel(r0, r1 - r0, jc, nc, kc, pc == 0 ? beta : T(1));
+        pack_b_block(pc, kc, jc, nc, Bp);
+        macro_kernel(r0, r1 - r0, jc, nc, pc, kc);
       }
     }
     return;
@@ -368,11 +371,11 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
     const index_t nc = std::min<index_t>(BK::NC, c1 - jc);
     for (index_t pc = 0; pc < p.K; pc += kc_max) {
       const index_t kc = std::min<index_t>(kc_max, p.K - pc);
-      pack_b_block(pc, kc, jc, nc);
+      pack_b_block(pc, kc, jc, nc, Bp);
       for (index_t ic = r0; ic < r1; ic += BK::MC) {
         const index_t mc = std::min<index_t>(BK::MC, r1 - ic);
         pack_a<T, MR>(A, lda, p.trans_a, ic, pc, mc, kc, Ap);
-        macro_kernel(ic, mc, jc, nc, kc, pc == 0 ? beta : T(1));
+        macro_kernel(ic, mc, jc, nc, pc, kc);
       }
     }
   }
@@ -383,15 +386,15 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
 // re-packing it tm times, but costs two barriers per KC step, and on a shared 2-core machine a
 // descheduled thread at a barrier stalls everyone for a time slice: measured 10-50x slowdowns under
 // a concurrent compile, against ~2x for independent rectangles.
-template <typename T>
-void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const T* B, index_t ldb, T beta,
-                  T* C, index_t ldc) {
+template <typename T, typename PackB>
+void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const PackB& pack_b_block, T beta, T* C,
+                  index_t ldc, const GemmEpilogue<T>* epilogue) {
   constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   const index_t m_panels = ceil_div(p.M, MR), n_panels = ceil_div(p.N, NR);
   int nt = p.flops() < kMinParallelFlops ? 1 : omp_get_max_threads();
   nt = int(std::min<index_t>(nt, m_panels * n_panels));
   if (nt <= 1) {
-    gemm_block_range(p, alpha, A, lda, B, ldb, beta, C, ldc, 0, p.M, 0, p.N);
+    gemm_block_range(p, alpha, A, lda, pack_b_block, beta, C, ldc, epilogue, 0, p.M, 0, p.N);
     return;
   }
 #pragma omp parallel num_threads(nt)
@@ -405,7 +408,7 @@ void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const T
     const index_t r1 = std::min(p.M, (m_panels * (im + 1) / tm) * MR);
     const index_t c0 = std::min(p.N, (n_panels * in / tn) * NR);
     const index_t c1 = std::min(p.N, (n_panels * (in + 1) / tn) * NR);
-    gemm_block_range(p, alpha, A, lda, B, ldb, beta, C, ldc, r0, r1, c0, c1);
+    gemm_block_range(p, alpha, A, lda, pack_b_block, beta, C, ldc, epilogue, r0, r1, c0, c1);
   }
 }
 
@@ -435,7 +438,25 @@ void gemm_cpu(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C
     scale_c(p.M, p.N, beta, C, ld.ldc);
     return;
   }
-  gemm_blocked(p, alpha, A, ld.lda, B, ld.ldb, beta, C, ld.ldc);
+  auto pack = [&](index_t pc, index_t kc, index_t jc, index_t nc, T* Bp) {
+    pack_b<T, Blocking<T>::NR>(B, ld.ldb, p.trans_b, pc, jc, kc, nc, Bp);
+  };
+  gemm_blocked(p, alpha, A, ld.lda, pack, beta, C, ld.ldc, static_cast<const GemmEpilogue<T>*>(nullptr));
+}
+
+template <typename T>
+void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T* C, const GemmEpilogue<T>* epilogue) {
+  if (p.M <= 0 || p.N <= 0) return;
+  const Lds ld = leading_dims(p);
+  if (p.K <= 0) {
+    scale_c(p.M, p.N, T(0), C, ld.ldc);
+    if (epilogue) epilogue->apply(0, p.M, 0, p.N, C, ld.ldc);
+    return;
+  }
+  auto pack = [&](index_t pc, index_t kc, index_t jc, index_t nc, T* Bp) {
+    B.pack(pc, jc, kc, nc, Blocking<T>::NR, Bp);
+  };
+  gemm_blocked(p, T(1), A, ld.lda, pack, T(0), C, ld.ldc, epilogue);
 }
 
 template <typename T>
@@ -461,6 +482,18 @@ void gemm_reference(const GemmParams& p, T alpha, const T* A, const T* B, T beta
 
 template void gemm_cpu<float>(const GemmParams&, float, const float*, const float*, float, float*);
 template void gemm_cpu<double>(const GemmParams&, double, const double*, const double*, double, double*);
+template <typename T>
+void DenseB<T>::pack(index_t k0, index_t j0, index_t kc, index_t nc, int nr, T* dst) const {
+  if (nr != Blocking<T>::NR) throw std::logic_error("DenseB::pack: panel width differs from the micro-kernel's");
+  pack_b<T, Blocking<T>::NR>(B_, ldb_, trans_, k0, j0, kc, nc, dst);
+}
+template class DenseB<float>;
+template class DenseB<double>;
+
+template void gemm_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&, float*,
+                              const GemmEpilogue<float>*);
+template void gemm_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&, double*,
+                               const GemmEpilogue<double>*);
 template void gemm_reference<float>(const GemmParams&, float, const float*, const float*, float, float*);
 template void gemm_reference<double>(const GemmParams&, double, const double*, const double*, double,
                                      double*);

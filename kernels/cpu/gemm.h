@@ -15,6 +15,42 @@ namespace kern {
 template <typename T>
 void gemm_cpu(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C);
 
+// For kernels around the GEMM (conv2d): op(B) produced straight into the packed layout (implicit im2col,
+// so the column matrix is never written out), and C finished while its block is still in cache.
+template <typename T>
+class GemmBSource {
+ public:
+  virtual ~GemmBSource() = default;
+  // Writes op(B)[k0 .. k0+kc, j0 .. j0+nc) to dst as ceil(nc / nr) panels, panel t at dst + t*kc*nr
+  // holding row k's nr values at k*nr; columns past nc are zero. Called concurrently by several threads.
+  virtual void pack(index_t k0, index_t j0, index_t kc, index_t nc, int nr, T* dst) const = 0;
+};
+
+template <typename T>
+class GemmEpilogue {
+ public:
+  virtual ~GemmEpilogue() = default;
+  // Called exactly once per element of C, on finished blocks C[i0 .. i1, j0 .. j1) (row stride ldc).
+  virtual void apply(index_t i0, index_t i1, index_t j0, index_t j1, T* C, index_t ldc) const = 0;
+};
+
+// An ordinary row-major matrix as a GemmBSource: op(B)(k, j) = trans ? B[j * ldb + k] : B[k * ldb + j].
+template <typename T>
+class DenseB final : public GemmBSource<T> {
+ public:
+  DenseB(const T* B, index_t ldb, bool trans) : B_(B), ldb_(ldb), trans_(trans) {}
+  void pack(index_t k0, index_t j0, index_t kc, index_t nc, int nr, T* dst) const override;
+
+ private:
+  const T* B_;
+  index_t ldb_;
+  bool trans_;
+};
+
+// C (M, N) = op(A) * B, then the epilogue (when not null). p.trans_b and p.ldb are ignored: B decides.
+template <typename T>
+void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T* C, const GemmEpilogue<T>* epilogue);
+
 // Same contract as gemm, computed by the textbook triple loop, single-threaded: the spec the tests
 // compare gemm against.
 template <typename T>

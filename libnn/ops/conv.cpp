@@ -41,9 +41,8 @@ kern::Conv2dParams conv_params(const Tensor& x, const Tensor& w, const Tensor& b
   return p;
 }
 
-Tensor workspace(const kern::Conv2dParams& p, DType dtype) {
-  const index_t n = kern::conv2d_workspace_size(p);
-  return n > 0 ? Tensor::empty({n}, dtype) : Tensor();
+Tensor workspace(index_t elements, DType dtype) {
+  return elements > 0 ? Tensor::empty({elements}, dtype) : Tensor();
 }
 
 template <typename T>
@@ -58,7 +57,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   const Tensor x = x_in.contiguous(), w = w_in.contiguous();
   const Tensor b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor y = Tensor::empty({p.N, p.K, p.P(), p.Q()}, x.dtype());
-  const Tensor ws = workspace(p, x.dtype());
+  const Tensor ws = workspace(kern::conv2d_forward_workspace_size(p), x.dtype());
   dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
     kern::conv2d_forward_cpu(p, x.data<T>(), w.data<T>(), data_or_null<T>(b), y.data<T>(), data_or_null<T>(ws));
   });
@@ -66,7 +65,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
     autograd::record(y, "conv2d", {x_in, w_in, b_in}, [p, x, w](const Tensor& dy_in, const autograd::GradMask& needs) {
       const Tensor dy = dy_in.contiguous();
       autograd::Grads g(3);
-      const Tensor ws = workspace(p, dy.dtype());
+      const Tensor ws = workspace(kern::conv2d_workspace_size(p), dy.dtype());
       dispatch_floating(dy.dtype(), "conv2d backward", [&]<typename T>() {
         if (needs[0]) {
           g[0] = Tensor::empty(x.shape(), x.dtype());

@@ -3,6 +3,7 @@
 // chunks, the 1x1 fast path and threaded GEMMs. Outputs are poisoned first to check "assigned, not
 // accumulated".
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels/cpu/conv2d.h"
@@ -154,4 +155,61 @@ TEST_CASE_TEMPLATE("conv2d/chunking_and_fast_paths", T, float, double) {
     Conv2dParams p = conv(1, 1, 5, 5, 1, 5, 5);
     check_conv<T>(p, 26, false);
   }
+}
+
+// The forward's epilogue against the reference followed by the activation, on each path that finishes
+// outputs: in the GEMM (one sample per GEMM, im2col or in-place 1x1) and in the scatter of a chunk.
+TEST_CASE_TEMPLATE("conv2d/fused_epilogue", T, float, double) {
+  using kern::Activation;
+  Conv2dParams shapes[] = {conv(2, 8, 30, 30, 12, 3, 3), conv(9, 6, 5, 5, 10, 3, 3), conv(2, 12, 24, 24, 7, 1, 1),
+                           conv(3, 8, 11, 11, 6, 3, 3)};
+  shapes[0].pad_h = shapes[0].pad_w = 1;
+  shapes[1].pad_h = shapes[1].pad_w = 1;
+  shapes[3].groups = 2;
+  shapes[3].stride_h = shapes[3].stride_w = 2;
+  unsigned seed = 300;
+  for (const Conv2dParams& p : shapes)
+    for (Activation act : {Activation::none, Activation::relu, Activation::prelu})
+      for (index_t slopes : {index_t(1), p.K}) {
+        if (act != Activation::prelu && slopes != 1) continue;
+        CAPTURE(p.N);
+        CAPTURE(p.K);
+        CAPTURE(int(act));
+        CAPTURE(slopes);
+        const index_t ny = p.N * p.K * p.P() * p.Q();
+        const auto x = random_vector<T>(std::size_t(p.N * p.C * p.H * p.W), seed);
+        const auto w = random_vector<T>(std::size_t(p.K * p.C_per_group() * p.R * p.S), seed + 1);
+        const auto bias = random_vector<T>(std::size_t(p.K), seed + 2);
+        const auto slope = random_vector<T>(std::size_t(slopes), seed + 3, 0.0, 0.5);
+        seed += 4;
+        kern::ConvEpilogue<T> e;
+        e.bias = act == Activation::relu ? nullptr : bias.data();
+        e.act = act;
+        e.slope = slope.data();
+        e.slope_count = slopes;
+        // Exactly the forward's workspace, poisoned: the fused path must not read or need more.
+        auto ws = poisoned<T>(kern::conv2d_forward_workspace_size(p));
+        auto y = poisoned<T>(ny), y_ref = poisoned<T>(ny), mag = poisoned<T>(ny);
+        kern::conv2d_forward_fused_cpu<T>(p, x.data(), w.data(), e, y.data(), ws.empty() ? nullptr : ws.data());
+        Conv2dParams pb = p;
+        pb.has_bias = e.bias != nullptr;
+        kern::conv2d_forward_reference<T>(pb, x.data(), w.data(), bias.data(), y_ref.data());
+        kern::conv2d_forward_reference<T>(pb, abs_of(x).data(), abs_of(w).data(), abs_of(bias).data(), mag.data());
+        const index_t PQ = p.P() * p.Q();
+        for (index_t i = 0; i < ny; ++i) {
+          T& v = y_ref[std::size_t(i)];
+          const index_t k = i / PQ % p.K;
+          if (act == Activation::relu) v = v < T(0) ? T(0) : v;
+          if (act == Activation::prelu && v < T(0)) v *= slope[std::size_t(slopes == 1 ? 0 : k)];
+        }
+        check_close(y, y_ref, mag, double(p.C_per_group() * p.R * p.S + 1));
+      }
+  Conv2dParams p = conv(1, 2, 4, 4, 3, 3, 3);
+  kern::ConvEpilogue<float> e;
+  e.act = Activation::prelu;
+  e.slope_count = 2;  // neither 1 nor K
+  std::vector<float> x(32), w(54), y(12), s(2);
+  e.slope = s.data();
+  CHECK_THROWS_WITH_AS(kern::conv2d_forward_fused_cpu<float>(p, x.data(), w.data(), e, y.data()),
+                       doctest::Contains("PReLU needs 1 or K"), std::invalid_argument);
 }
