@@ -45,7 +45,8 @@ ResNetBasicBlock::ResNetBasicBlock(index_t in, index_t c, index_t stride, nn::Ge
 }
 
 Tensor ResNetBasicBlock::forward(const Tensor& x) {
-  const Tensor out = bn2->forward(conv2->forward(nn::ops::relu(bn1->forward(conv1->forward(x)))));
+  const Tensor h = nn::ops::relu(nn::conv_bn_act(*conv1, *bn1, nullptr, x));
+  const Tensor out = nn::conv_bn_act(*conv2, *bn2, nullptr, h);
   return nn::ops::relu(out + (downsample ? downsample->forward(x) : x));
 }
 
@@ -67,7 +68,7 @@ ResNet18Stream::ResNet18Stream(index_t w, nn::Generator& gen) : nn::Module("ResN
 }
 
 Tensor ResNet18Stream::forward(const Tensor& x) {
-  Tensor h = nn::ops::max_pool2d(nn::ops::relu(bn1->forward(conv1->forward(x))), 3, 2, 1);
+  Tensor h = nn::ops::max_pool2d(nn::ops::relu(nn::conv_bn_act(*conv1, *bn1, nullptr, x)), 3, 2, 1);
   return layer3->forward(layer2->forward(layer1->forward(h)));
 }
 

@@ -37,7 +37,7 @@ ResNetCaffeStream::ResNetCaffeStream(const ResNetCaffeConfig& cfg, bool with_att
 }
 
 Stream::Levels ResNetCaffeStream::levels(const Tensor& x) {
-  Tensor h = relu->forward(bn1->forward(conv1->forward(x)));
+  Tensor h = nn::conv_bn_act(*conv1, *bn1, relu.get(), x);
   Tensor l1 = layer1->forward(h);
   if (ch_att1) l1 = ch_att1->forward(l1);
   Tensor l2 = layer2->forward(l1);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "libnn/autograd/grad_mode.h"
 #include "libnn/memory/allocator.h"
 #include "libnn/nn/layers.h"
 #include "libnn/ops/loss.h"
@@ -108,6 +109,42 @@ TEST_CASE("layers/reference_state_tinynet_adam") {
   }
   net->eval();
   check_close(net->forward(x), reference_tensor("tinynet", "adam", "eval_logits"), 1e-4, "eval_logits", 1e-3);
+  NoGradGuard no_grad;  // inference: each conv, BN, PReLU run in one fused conv
+  check_close(net->forward(x), reference_tensor("tinynet", "adam", "eval_logits"), 1e-4, "eval_logits (fused)", 1e-3);
+}
+
+TEST_CASE("layers/conv_bn_act_fused_matches_modules") {
+  // f64, BN with trained-looking statistics and a conv bias: the fused inference path computes the same
+  // function as the three modules in turn, for each activation; training mode never fuses.
+  Generator gen(7);
+  Conv2d conv(5, 6, {.kernel = 3, .padding = 1, .bias = true}, gen);
+  BatchNorm2d bn(6, 1e-3);
+  PReLU prelu(6);
+  ReLU relu;
+  for (Module* m : std::initializer_list<Module*>{&conv, &bn, &prelu}) m->to(DType::f64);
+  {
+    NoGradGuard no_grad;
+    bn.weight.copy_(Tensor::uniform({6}, 0.5, 2.0, gen, DType::f64));
+    bn.bias.copy_(Tensor::uniform({6}, -1.0, 1.0, gen, DType::f64));
+    bn.running_mean.copy_(Tensor::uniform({6}, -0.5, 0.5, gen, DType::f64));
+    bn.running_var.copy_(Tensor::uniform({6}, 0.2, 3.0, gen, DType::f64));
+    prelu.weight.copy_(Tensor::uniform({6}, 0.0, 0.5, gen, DType::f64));
+  }
+  const Tensor x = Tensor::normal({3, 5, 9, 7}, 0.0, 1.0, gen, DType::f64);
+  for (Module* m : std::initializer_list<Module*>{&conv, &bn, &prelu, &relu}) m->eval();
+  for (Module* act : std::initializer_list<Module*>{&prelu, &relu, nullptr}) {
+    Tensor y = bn.forward(conv.forward(x));  // grad mode on: the modules in turn
+    if (act) y = act->forward(y);
+    NoGradGuard no_grad;
+    check_close(conv_bn_act(conv, bn, act, x), y, 1e-12, "fused", 1e-12);
+  }
+  conv.train();
+  bn.train();
+  NoGradGuard no_grad;
+  const Tensor before = bn.running_mean.clone();
+  conv_bn_act(conv, bn, &prelu, x);
+  CHECK(bn.num_batches_tracked.item() == 1);  // ran as BN in training mode: statistics updated
+  CHECK(bn.running_mean.to_vector() != before.to_vector());
 }
 
 TEST_CASE("layers/training_step_makes_no_system_allocation") {

@@ -173,22 +173,25 @@ class Im2colPanels final : public GemmBSource<T> {
   index_t n0_, c0_;
 };
 
-// v[0 .. n) of output channel k = act(v + bias[k]).
+// v[0 .. n) of output channel k = act(scale[k] * v + bias[k]).
 template <typename T>
 void finish_outputs(const ConvEpilogue<T>& e, index_t k, T* v, index_t n) {
-  const T b = e.bias ? e.bias[k] : T(0);
+  const T m = e.scale ? e.scale[k] : T(1), b = e.bias ? e.bias[k] : T(0);
   switch (e.act) {
     case Activation::none:
-      if (e.bias)
-        for (index_t j = 0; j < n; ++j) v[j] += b;
+      if (e.scale || e.bias)
+        for (index_t j = 0; j < n; ++j) v[j] = m * v[j] + b;
       break;
     case Activation::relu:  // NaN stays NaN, as in torch.relu
-      for (index_t j = 0; j < n; ++j) v[j] = v[j] + b < T(0) ? T(0) : v[j] + b;
+      for (index_t j = 0; j < n; ++j) {
+        const T t = m * v[j] + b;
+        v[j] = t < T(0) ? T(0) : t;
+      }
       break;
     case Activation::prelu: {
       const T a = e.slope[e.slope_count == 1 ? 0 : k];
       for (index_t j = 0; j < n; ++j) {
-        const T t = v[j] + b;
+        const T t = m * v[j] + b;
         v[j] = t > T(0) ? t : a * t;
       }
       break;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "libnn/autograd/grad_mode.h"
+#include "libnn/core/trace.h"
 #include "libnn/nn/init.h"
 #include "libnn/ops/activation.h"
 #include "libnn/ops/batch_norm.h"
@@ -80,6 +81,54 @@ AvgPool2d::AvgPool2d(ops::Size2 k, ops::Size2 s, ops::Size2 p)
 Tensor AvgPool2d::forward(const Tensor& x) { return ops::avg_pool2d(x, kernel, stride, padding); }
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return ops::adaptive_avg_pool2d(x, output_size); }
+
+Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, Module* act, const Tensor& x) {
+  auto* prelu = dynamic_cast<PReLU*>(act);
+  const bool known_act = !act || prelu || dynamic_cast<ReLU*>(act);
+  const bool inference = !conv.is_training() && !bn.is_training() && !autograd::GradMode::is_enabled();
+  // A trace (model summaries) wants to see each layer, so it gets the unfused path.
+  if (!inference || !known_act || trace::enabled()) {
+    Tensor y = bn.forward(conv.forward(x));
+    return act ? act->forward(y) : y;
+  }
+  // scale = gamma / sqrt(var + eps), shift = beta - mean * scale (+ the conv's bias, scaled), in double.
+  const index_t K = bn.weight.numel();
+  const Tensor gamma = bn.weight.to(DType::f64).contiguous(), beta = bn.bias.to(DType::f64).contiguous();
+  const Tensor mean = bn.running_mean.to(DType::f64).contiguous(), var = bn.running_var.to(DType::f64).contiguous();
+  const Tensor bias = conv.bias.defined() ? conv.bias.to(DType::f64).contiguous() : Tensor();
+  std::vector<double> scale(static_cast<std::size_t>(K)), shift(scale.size());
+  for (index_t k = 0; k < K; ++k) {
+    const double s = gamma.data<double>()[k] / std::sqrt(var.data<double>()[k] + bn.eps);
+    const double b = bias.defined() ? bias.data<double>()[k] : 0.0;
+    scale[static_cast<std::size_t>(k)] = s;
+    shift[static_cast<std::size_t>(k)] = beta.data<double>()[k] + (b - mean.data<double>()[k]) * s;
+  }
+  ops::ConvEpilogue e;
+  e.scale = Tensor::from_vector({K}, scale, x.dtype());
+  e.shift = Tensor::from_vector({K}, shift, x.dtype());
+  e.act = prelu ? ops::Activation::prelu : act ? ops::Activation::relu : ops::Activation::none;
+  if (prelu) e.slope = prelu->weight;
+  return ops::conv2d_fused(x, conv.weight, conv.conv, e);
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  const auto& children = named_children();
+  auto child = [&](std::size_t i) { return i < children.size() ? children[i].second.get() : nullptr; };
+  Tensor y = x;
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    auto* conv = dynamic_cast<Conv2d*>(child(i));
+    auto* bn = dynamic_cast<BatchNorm2d*>(child(i + 1));
+    if (!conv || !bn) {
+      y = child(i)->forward(y);
+      continue;
+    }
+    Module* act = child(i + 2);
+    if (!dynamic_cast<PReLU*>(act) && !dynamic_cast<ReLU*>(act)) act = nullptr;
+    y = conv_bn_act(*conv, *bn, act, y);
+    i += act ? 2 : 1;
+  }
+  return y;
+}
 
 Dropout::Dropout(double p_, Generator& gen) : Module("Dropout"), p(p_), gen_(&gen) {
   NN_CHECK(p >= 0.0 && p < 1.0, "Dropout: p must be in [0, 1), got ", p);

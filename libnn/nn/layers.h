@@ -100,6 +100,13 @@ class Dropout : public Module {
   Generator* gen_;
 };
 
+// conv -> bn -> act (act: a PReLU, a ReLU, or null), the unit of every ResNet stream. For inference (all
+// modules in eval mode, grad mode off, no trace recording) it runs as one ops::conv2d_fused: BN enters as a
+// per-channel scale and shift and the activation as the GEMM's epilogue, which saves two passes over the
+// activations and their buffers. Otherwise the modules run in turn, exactly as written. Sequential uses
+// this for each Conv2d, BatchNorm2d[, PReLU | ReLU] run among its children.
+Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, Module* act, const Tensor& x);
+
 class Flatten : public Module {
  public:
   Flatten() : Module("Flatten") {}

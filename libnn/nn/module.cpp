@@ -240,10 +240,4 @@ Sequential::Sequential(std::vector<std::shared_ptr<Module>> modules) : Module("S
   for (auto& m : modules) push_back(std::move(m));
 }
 
-Tensor Sequential::forward(const Tensor& x) {
-  Tensor y = x;
-  for (const auto& [name, child] : named_children()) y = child->forward(y);
-  return y;
-}
-
 }  // namespace nn

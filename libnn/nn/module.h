@@ -110,6 +110,7 @@ class Sequential : public Module {
   std::size_t size() const { return named_children().size(); }
   Module& operator[](std::size_t i) const { return *named_children().at(i).second; }
 
+  // Defined in layers.cpp: each Conv2d, BatchNorm2d[, PReLU | ReLU] run goes through nn::conv_bn_act.
   Tensor forward(const Tensor& x) override;
 };
 

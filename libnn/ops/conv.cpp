@@ -87,6 +87,39 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   return y;
 }
 
+Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Conv2dOptions& options, const ConvEpilogue& e) {
+  constexpr const char* op = "conv2d_fused";
+  const kern::Conv2dParams p = conv_params(x_in, w_in, {}, options);
+  NN_CHECK(!autograd::needs_grad({&x_in, &w_in, &e.scale, &e.shift, &e.slope}), op,
+           ": inference only, but an input needs a gradient (run under NoGradGuard or detach)");
+  auto per_channel = [&](const Tensor& t, const char* arg, bool one_ok) {
+    if (!t.defined()) return Tensor();
+    check_same(x_in, t, op);
+    NN_CHECK(t.dim() == 1 && (t.size(0) == p.K || (one_ok && t.size(0) == 1)), op, ": ", arg, " must be (",
+             p.K, ")", one_ok ? " or (1)" : "", ", got ", t.describe());
+    return t.contiguous();
+  };
+  const Tensor scale = per_channel(e.scale, "scale", false), shift = per_channel(e.shift, "shift", false);
+  const Tensor slope = per_channel(e.slope, "slope", true);
+  NN_CHECK(e.act != Activation::prelu || slope.defined(), op, ": PReLU needs its slope tensor");
+  const Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  Tensor y = Tensor::empty({p.N, p.K, p.P(), p.Q()}, x.dtype());
+  const Tensor ws = workspace(kern::conv2d_forward_workspace_size(p), x.dtype());
+  dispatch_floating(x.dtype(), op, [&]<typename T>() {
+    kern::ConvEpilogue<T> ke;
+    ke.scale = data_or_null<T>(scale);
+    ke.bias = data_or_null<T>(shift);
+    ke.act = e.act == Activation::relu    ? kern::Activation::relu
+             : e.act == Activation::prelu ? kern::Activation::prelu
+                                          : kern::Activation::none;
+    ke.slope = data_or_null<T>(slope);
+    ke.slope_count = slope.defined() ? slope.numel() : 0;
+    kern::conv2d_forward_fused_cpu(p, x.data<T>(), w.data<T>(), ke, y.data<T>(), data_or_null<T>(ws));
+  });
+  trace::record("conv2d", y, {&x_in, &w_in}, p.flops());
+  return y;
+}
+
 Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   constexpr const char* op = "linear";
   check_floating(x_in, op, "input");

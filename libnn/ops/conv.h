@@ -16,6 +16,18 @@ struct Conv2dOptions {
 // x (N, C, H, W), weight (K, C/groups, R, S), bias (K) or undefined -> (N, K, P, Q).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv2dOptions& options = {});
 
+// The inference form of conv -> BatchNorm2d (eval) -> activation, in one pass over y:
+// y[n, k] = act(scale[k] * conv2d(x, weight)[n, k] + shift[k]), scale and shift (K) or undefined (1, 0).
+// The weights are used as they are: BN enters as scale / shift, so nothing is folded ahead of time and
+// nothing goes stale when parameters change. No autograd: an input that needs a gradient is an error.
+enum class Activation { none, relu, prelu };
+struct ConvEpilogue {
+  Tensor scale, shift;
+  Activation act = Activation::none;
+  Tensor slope;  // prelu: (1) or (K) negative slopes
+};
+Tensor conv2d_fused(const Tensor& x, const Tensor& weight, const Conv2dOptions& options, const ConvEpilogue& epilogue);
+
 // x (N, in), weight (out, in), bias (out) or undefined -> (N, out) = x weight^T + bias.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 

@@ -26,8 +26,8 @@ BasicBlock::BasicBlock(index_t c, nn::Generator& gen, bool reference_init) : nn:
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = relu1->forward(bn1->forward(conv1->forward(x)));
-  out = relu2->forward(bn2->forward(conv2->forward(out)));
+  Tensor out = nn::conv_bn_act(*conv1, *bn1, relu1.get(), x);
+  out = nn::conv_bn_act(*conv2, *bn2, relu2.get(), out);
   return out + x;
 }
 

@@ -181,8 +181,11 @@ TEST_CASE_TEMPLATE("conv2d/fused_epilogue", T, float, double) {
         const auto w = random_vector<T>(std::size_t(p.K * p.C_per_group() * p.R * p.S), seed + 1);
         const auto bias = random_vector<T>(std::size_t(p.K), seed + 2);
         const auto slope = random_vector<T>(std::size_t(slopes), seed + 3, 0.0, 0.5);
+        const auto scale = random_vector<T>(std::size_t(p.K), seed + 4, 0.5, 2.0);
+        const bool scaled = seed % 8 == 0;
         seed += 4;
         kern::ConvEpilogue<T> e;
+        e.scale = scaled ? scale.data() : nullptr;
         e.bias = act == Activation::relu ? nullptr : bias.data();
         e.act = act;
         e.slope = slope.data();
@@ -193,8 +196,15 @@ TEST_CASE_TEMPLATE("conv2d/fused_epilogue", T, float, double) {
         kern::conv2d_forward_fused_cpu<T>(p, x.data(), w.data(), e, y.data(), ws.empty() ? nullptr : ws.data());
         Conv2dParams pb = p;
         pb.has_bias = e.bias != nullptr;
-        kern::conv2d_forward_reference<T>(pb, x.data(), w.data(), bias.data(), y_ref.data());
-        kern::conv2d_forward_reference<T>(pb, abs_of(x).data(), abs_of(w).data(), abs_of(bias).data(), mag.data());
+        // The reference folds the scale into the weights, as BN folding would (the bias is added after).
+        std::vector<T> ws_ref = w;
+        const index_t per_k = p.C_per_group() * p.R * p.S;
+        for (index_t k = 0; k < p.K && scaled; ++k) {
+          for (index_t i = 0; i < per_k; ++i) ws_ref[std::size_t(k * per_k + i)] *= scale[std::size_t(k)];
+        }
+        kern::conv2d_forward_reference<T>(pb, x.data(), ws_ref.data(), bias.data(), y_ref.data());
+        kern::conv2d_forward_reference<T>(pb, abs_of(x).data(), abs_of(ws_ref).data(), abs_of(bias).data(),
+                                          mag.data());
         const index_t PQ = p.P() * p.Q();
         for (index_t i = 0; i < ny; ++i) {
           T& v = y_ref[std::size_t(i)];
