@@ -445,18 +445,19 @@ void gemm_cpu(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C
 }
 
 template <typename T>
-void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T* C, const GemmEpilogue<T>* epilogue) {
+void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, T* C,
+              const GemmEpilogue<T>* epilogue) {
   if (p.M <= 0 || p.N <= 0) return;
   const Lds ld = leading_dims(p);
   if (p.K <= 0) {
-    scale_c(p.M, p.N, T(0), C, ld.ldc);
+    scale_c(p.M, p.N, beta, C, ld.ldc);
     if (epilogue) epilogue->apply(0, p.M, 0, p.N, C, ld.ldc);
     return;
   }
   auto pack = [&](index_t pc, index_t kc, index_t jc, index_t nc, T* Bp) {
     B.pack(pc, jc, kc, nc, Blocking<T>::NR, Bp);
   };
-  gemm_blocked(p, T(1), A, ld.lda, pack, T(0), C, ld.ldc, epilogue);
+  gemm_blocked(p, T(1), A, ld.lda, pack, beta, C, ld.ldc, epilogue);
 }
 
 template <typename T>
@@ -490,9 +491,9 @@ void DenseB<T>::pack(index_t k0, index_t j0, index_t kc, index_t nc, int nr, T* 
 template class DenseB<float>;
 template class DenseB<double>;
 
-template void gemm_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&, float*,
+template void gemm_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&, float, float*,
                               const GemmEpilogue<float>*);
-template void gemm_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&, double*,
+template void gemm_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&, double, double*,
                                const GemmEpilogue<double>*);
 template void gemm_reference<float>(const GemmParams&, float, const float*, const float*, float, float*);
 template void gemm_reference<double>(const GemmParams&, double, const double*, const double*, double,

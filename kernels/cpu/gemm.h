@@ -47,9 +47,11 @@ class DenseB final : public GemmBSource<T> {
   bool trans_;
 };
 
-// C (M, N) = op(A) * B, then the epilogue (when not null). p.trans_b and p.ldb are ignored: B decides.
+// C (M, N) = op(A) * B + beta * C, then the epilogue (when not null). p.trans_b and p.ldb are ignored: B
+// decides. beta == 0 never reads C.
 template <typename T>
-void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T* C, const GemmEpilogue<T>* epilogue);
+void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, T* C,
+              const GemmEpilogue<T>* epilogue = nullptr);
 
 // Same contract as gemm, computed by the textbook triple loop, single-threaded: the spec the tests
 // compare gemm against.
