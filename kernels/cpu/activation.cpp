@@ -65,12 +65,20 @@ void prelu_backward_cpu(index_t N, index_t C, index_t HW, index_t num_weights, c
     for (index_t i = 0; i < N; ++i) {
       const T* xc = x + (i * C + c) * HW;
       const T* dyc = dy + (i * C + c) * HW;
-      T* dxc = dx ? dx + (i * C + c) * HW : nullptr;
-      for (index_t k = 0; k < HW; ++k) {
-        const T g = dyc[k];
-        if (!(xc[k] > T(0))) acc += double(xc[k]) * double(g);
-        if (dxc) dxc[k] = xc[k] > T(0) ? g : a * g;
+      if (dx) {
+        T* dxc = dx + (i * C + c) * HW;
+        for (index_t k = 0; k < HW; ++k) dxc[k] = xc[k] > T(0) ? dyc[k] : a * dyc[k];
       }
+      if (!dweight) continue;
+      // Lane-wise partial sums (independent, so the compiler vectorises them without reassociating),
+      // added in double once per plane: fixed order, whatever the thread count.
+      constexpr int L = 16;
+      T lanes[L] = {};
+      index_t k = 0;
+      for (; k + L <= HW; k += L)
+        for (int l = 0; l < L; ++l) lanes[l] += xc[k + l] > T(0) ? T(0) : xc[k + l] * dyc[k + l];
+      for (; k < HW; ++k) acc += xc[k] > T(0) ? 0.0 : double(xc[k]) * double(dyc[k]);
+      for (int l = 0; l < L; ++l) acc += double(lanes[l]);
     }
     if (dweight) partial[c] = acc;
   }
