@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/simd.h"
+
 namespace kern {
 
 
@@ -48,7 +50,7 @@ void prelu_forward_cpu(index_t N, index_t C, index_t HW, index_t num_weights, co
       const T a = weight[num_weights == 1 ? 0 : c];
       const T* xc = x + (i * C + c) * HW;
       T* yc = y + (i * C + c) * HW;
-      for (index_t k = 0; k < HW; ++k) yc[k] = xc[k] > T(0) ? xc[k] : a * xc[k];
+      affine_prelu(xc, yc, HW, T(1), T(0), a);
     }
   }
 }
@@ -61,24 +63,29 @@ void prelu_backward_cpu(index_t N, index_t C, index_t HW, index_t num_weights, c
 #pragma omp parallel for schedule(static) if (N * C * HW >= kParallelMin)
   for (index_t c = 0; c < C; ++c) {
     const T a = weight[num_weights == 1 ? 0 : c];
+    using S = Simd<T>;
+    const typename S::reg va = S::set1(a);
     double acc = 0;
     for (index_t i = 0; i < N; ++i) {
       const T* xc = x + (i * C + c) * HW;
       const T* dyc = dy + (i * C + c) * HW;
-      if (dx) {
-        T* dxc = dx + (i * C + c) * HW;
-        for (index_t k = 0; k < HW; ++k) dxc[k] = xc[k] > T(0) ? dyc[k] : a * dyc[k];
-      }
-      if (!dweight) continue;
-      // Lane-wise partial sums (independent, so the compiler vectorises them without reassociating),
-      // added in double once per plane: fixed order, whatever the thread count.
-      constexpr int L = 16;
-      T lanes[L] = {};
+      T* dxc = dx ? dx + (i * C + c) * HW : nullptr;
+      // Vector lanes of the slope's partial sum are added in double once per plane: a fixed order,
+      // whatever the thread count.
+      typename S::reg lanes = S::zero();
       index_t k = 0;
-      for (; k + L <= HW; k += L)
-        for (int l = 0; l < L; ++l) lanes[l] += xc[k + l] > T(0) ? T(0) : xc[k + l] * dyc[k + l];
-      for (; k < HW; ++k) acc += xc[k] > T(0) ? 0.0 : double(xc[k]) * double(dyc[k]);
-      for (int l = 0; l < L; ++l) acc += double(lanes[l]);
+      for (; k + S::width <= HW; k += S::width) {
+        const typename S::reg xv = S::load(xc + k), g = S::load(dyc + k);
+        if (dxc) S::store(dxc + k, S::select_positive(xv, g, S::mul(va, g)));
+        lanes = S::fma(S::select_positive(xv, S::zero(), xv), g, lanes);
+      }
+      for (; k < HW; ++k) {
+        if (dxc) dxc[k] = xc[k] > T(0) ? dyc[k] : a * dyc[k];
+        if (!(xc[k] > T(0))) acc += double(xc[k]) * double(dyc[k]);
+      }
+      alignas(64) T lane[S::width];
+      S::store(lane, lanes);
+      for (int l = 0; l < S::width; ++l) acc += double(lane[l]);
     }
     if (dweight) partial[c] = acc;
   }

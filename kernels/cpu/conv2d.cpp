@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/simd.h"
 
 namespace kern {
 namespace {
@@ -178,20 +179,12 @@ void finish_outputs(const ConvEpilogue<T>& e, index_t k, T* v, index_t n) {
       if (e.scale || e.bias)
         for (index_t j = 0; j < n; ++j) v[j] = m * v[j] + b;
       break;
-    case Activation::relu:  // NaN stays NaN, as in torch.relu
-      for (index_t j = 0; j < n; ++j) {
-        const T t = m * v[j] + b;
-        v[j] = t < T(0) ? T(0) : t;
-      }
+    case Activation::relu:
+      affine_prelu(v, v, n, m, b, T(0));
       break;
-    case Activation::prelu: {
-      const T a = e.slope[e.slope_count == 1 ? 0 : k];
-      for (index_t j = 0; j < n; ++j) {
-        const T t = m * v[j] + b;
-        v[j] = t > T(0) ? t : a * t;
-      }
+    case Activation::prelu:
+      affine_prelu(v, v, n, m, b, e.slope[e.slope_count == 1 ? 0 : k]);
       break;
-    }
   }
 }
 

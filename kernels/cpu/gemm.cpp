@@ -29,74 +29,14 @@
 #include <stdexcept>
 #include <type_traits>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "kernels/cpu/simd.h"
 
 namespace kern {
 namespace {
 
-// ---------------------------------------------------------------------------------------------------
-// SIMD shim: the only place that names intrinsics. The primary template is the scalar fallback.
-template <typename T>
-struct Simd {
-  using reg = T;
-  static constexpr int width = 1;
-  static reg zero() { return T(0); }
-  static reg set1(T v) { return v; }
-  static reg load(const T* p) { return *p; }
-  static void store(T* p, reg v) { *p = v; }
-  static reg mul(reg a, reg b) { return a * b; }
-  static reg fma(reg a, reg b, reg c) { return a * b + c; }
-};
-
 #if defined(__AVX512F__)
-template <>
-struct Simd<float> {
-  using reg = __m512;
-  static constexpr int width = 16;
-  static reg zero() { return _mm512_setzero_ps(); }
-  static reg set1(float v) { return _mm512_set1_ps(v); }
-  static reg load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
-  static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
-  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
-};
-template <>
-struct Simd<double> {
-  using reg = __m512d;
-  static constexpr int width = 8;
-  static reg zero() { return _mm512_setzero_pd(); }
-  static reg set1(double v) { return _mm512_set1_pd(v); }
-  static reg load(const double* p) { return _mm512_loadu_pd(p); }
-  static void store(double* p, reg v) { _mm512_storeu_pd(p, v); }
-  static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
-  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
-};
 constexpr int kSimdMR = 14;
 #elif defined(__AVX2__) && defined(__FMA__)
-template <>
-struct Simd<float> {
-  using reg = __m256;
-  static constexpr int width = 8;
-  static reg zero() { return _mm256_setzero_ps(); }
-  static reg set1(float v) { return _mm256_set1_ps(v); }
-  static reg load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
-  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
-  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
-};
-template <>
-struct Simd<double> {
-  using reg = __m256d;
-  static constexpr int width = 4;
-  static reg zero() { return _mm256_setzero_pd(); }
-  static reg set1(double v) { return _mm256_set1_pd(v); }
-  static reg load(const double* p) { return _mm256_loadu_pd(p); }
-  static void store(double* p, reg v) { _mm256_storeu_pd(p, v); }
-  static reg mul(reg a, reg b) { return _mm256_mul_pd(a, b); }
-  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
-};
 constexpr int kSimdMR = 6;
 #else
 constexpr int kSimdMR = 4;
