@@ -130,7 +130,7 @@ class Im2colPanels final : public GemmBSource<T> {
         const T* src = xc + run.x + h * p_.W;
         std::fill(d, d + (a - run.q), T(0));
         if (p_.stride_w == 1)
-          std::copy(src + a, src + b, d + (a - run.q));
+          copy_short(src + a, d + (a - run.q), b - a);
         else
           for (index_t qq = a; qq < b; ++qq) d[qq - run.q] = src[qq * p_.stride_w];
         std::fill(d + (b - run.q), d + run.len, T(0));

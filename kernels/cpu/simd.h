@@ -96,6 +96,16 @@ struct Simd<double> {
 };
 #endif
 
+// dst[0 .. n) = src[0 .. n) for short runs (a row segment of an im2col panel): std::copy would call
+// memmove, whose call and size dispatch cost more than the copy at these lengths.
+template <typename T>
+inline void copy_short(const T* src, T* dst, std::int64_t n) {
+  using S = Simd<T>;
+  std::int64_t j = 0;
+  for (; j + S::width <= n; j += S::width) S::store(dst + j, S::load(src + j));
+  for (; j < n; ++j) dst[j] = src[j];
+}
+
 // y[j] = t > 0 ? t : a * t, t = m * x[j] + b, for j < n (y may be x): PReLU after an affine map, the
 // shape of every activation epilogue (ReLU is a = 0, which keeps NaN as NaN, like torch.relu).
 template <typename T>
