@@ -369,6 +369,30 @@ TEST_CASE("max_pool2d/kernel1_stride2_subsamples_and_nan_propagates") {
   CHECK(in[0] == 1);
 }
 
+TEST_CASE("max_pool2d/2x2_fast_path_ties_and_nan") {
+  // The 2x2 stride-2 path: equal maxima give the first in scan order, a NaN anywhere wins (the first
+  // NaN), and an odd last row / column is dropped (floor mode).
+  const Pool2dParams p{.N = 1, .C = 1, .H = 3, .W = 5, .kernel_h = 2, .kernel_w = 2, .stride_h = 2,
+                       .stride_w = 2};
+  const Vec x{1, 3, 2, 2, 9,  //
+              3, 0, 2, 2, 9,  //
+              9, 9, 9, 9, 9};
+  Vec y(2);
+  std::vector<std::int64_t> idx(2);
+  max_pool2d_forward_cpu(p, x.data(), y.data(), idx.data());
+  CHECK(y == Vec{3, 2});
+  CHECK(idx == std::vector<std::int64_t>{1, 2});
+  Vec xn = x;
+  xn[6] = kNaN;
+  xn[7] = kNaN;
+  xn[8] = 7;
+  max_pool2d_forward_cpu(p, xn.data(), y.data(), idx.data());
+  CHECK(std::isnan(y[0]));
+  CHECK(idx[0] == 6);
+  CHECK(std::isnan(y[1]));
+  CHECK(idx[1] == 7);
+}
+
 TEST_CASE("avg_pool2d/matches_naive_and_gradcheck") {
   for (const Pool2dParams& p : pool_grid()) {
     CAPTURE(p.kernel_h);
