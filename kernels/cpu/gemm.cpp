@@ -22,12 +22,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
 #include <new>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/cpu/simd.h"
 
@@ -67,15 +69,19 @@ struct MicroKernel {
   static constexpr int MR = Blocking<T>::MR, NV = Blocking<T>::NV, NR = Blocking<T>::NR;
   static constexpr int W = S::width;
 
-  static void full(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc) {
-    reg acc[MR][NV];
+  // The top Rows of a tile (Rows <= MR; the packed A panel is MR wide whatever Rows is). Edge panels of
+  // full width run with their own row count and store straight to C: 64 output channels are 10 panels
+  // of 6 and one of 4, so every 11th tile of a 64-channel conv is such an edge.
+  template <int Rows>
+  static void rows(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc) {
+    reg acc[Rows][NV];
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
 #if defined(__AVX2__) || defined(__AVX512F__)
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    for (int i = 0; i < Rows; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
 #endif
 #pragma GCC unroll 4
     for (index_t k = 0; k < kc; ++k) {
@@ -83,7 +89,7 @@ struct MicroKernel {
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < Rows; ++i) {
         const reg av = S::set1(a[i]);
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
@@ -94,13 +100,13 @@ struct MicroKernel {
     const reg va = S::set1(alpha);
     if (beta == T(0)) {
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) S::store(c + i * ldc + j * W, S::mul(va, acc[i][j]));
     } else {
       const reg vb = S::set1(beta);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < Rows; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) {
           T* ci = c + i * ldc + j * W;
@@ -109,9 +115,23 @@ struct MicroKernel {
     }
   }
 
+  static void full(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc) {
+    rows<MR>(kc, a, b, alpha, beta, c, ldc);
+  }
+
+  using RowsFn = void (*)(index_t, const T*, const T*, T, T, T*, index_t);
+  // rows<m> for m in 1 .. MR.
+  static RowsFn rows_fn(index_t m) {
+    static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
+      return std::array<RowsFn, MR>{&rows<I + 1>...};
+    }(std::make_integer_sequence<int, MR>{});
+    return table[std::size_t(m - 1)];
+  }
+
   // Edge tile: only the top-left m x n of c exists.
   static void partial(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc, index_t m,
                       index_t n) {
+    if (n == NR) return rows_fn(m)(kc, a, b, alpha, beta, c, ldc);
     alignas(64) T tile[MR * NR];
     full(kc, a, b, T(1), T(0), tile, NR);
     for (index_t i = 0; i < m; ++i)
