@@ -55,6 +55,21 @@ void max_pool2x2_forward(const Pool2dParams& p, const T* x, T* y, std::int64_t* 
   }
 }
 
+// max_pool2d with a 1x1 window and no padding is a strided subsample (IR-ResNet's shortcut MaxPool2d(1, 2)).
+template <typename T>
+void subsample_forward(const Pool2dParams& p, const T* x, T* y, std::int64_t* indices) {
+  const index_t H = p.H, W = p.W, P = p.P(), Q = p.Q();
+#pragma omp parallel for schedule(static) if (p.N * p.C * P * Q >= kParallelMin)
+  for (index_t plane = 0; plane < p.N * p.C; ++plane)
+    for (index_t oh = 0; oh < P; ++oh) {
+      const index_t o0 = plane * P * Q + oh * Q, row = oh * p.stride_h * W;
+      for (index_t ow = 0; ow < Q; ++ow) {
+        y[o0 + ow] = x[plane * H * W + row + ow * p.stride_w];
+        if (indices) indices[o0 + ow] = row + ow * p.stride_w;
+      }
+    }
+}
+
 }  // namespace
 
 template <typename T>
@@ -62,6 +77,7 @@ void max_pool2d_forward_cpu(const Pool2dParams& p, const T* x, T* y, std::int64_
   const index_t H = p.H, W = p.W, P = p.P(), Q = p.Q();
   if (p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 && p.pad_w == 0)
     return max_pool2x2_forward(p, x, y, indices);
+  if (p.kernel_h == 1 && p.kernel_w == 1 && p.pad_h == 0 && p.pad_w == 0) return subsample_forward(p, x, y, indices);
 #pragma omp parallel for schedule(static) if (p.N * p.C * P * Q * p.kernel_h * p.kernel_w >= kParallelMin)
   for (index_t plane = 0; plane < p.N * p.C; ++plane) {
     const T* xp = x + plane * H * W;
