@@ -29,6 +29,20 @@ struct Conv2dParams {
   double flops() const { return 2.0 * N * K * P() * Q() * C_per_group() * R * S; }
 };
 
+// What the forward does to each output value before storing it, while the block is still in cache:
+// y = act(scale[k] * conv + bias[k]). Inference folds an eval-mode BatchNorm into scale and bias, so
+// conv -> BN -> PReLU is one pass over y, and the weights are used as they are (nothing to re-fold when
+// they change).
+enum class Activation { none, relu, prelu };
+template <typename T>
+struct ConvEpilogue {
+  const T* scale = nullptr;  // (K), or null (1)
+  const T* bias = nullptr;   // (K), or null (0)
+  Activation act = Activation::none;
+  const T* slope = nullptr;  // prelu: negative slopes, slope_count of them (1: shared, K: per channel)
+  index_t slope_count = 0;
+};
+
 // max_pool2d / avg_pool2d, floor mode: x (N, C, H, W) -> y (N, C, P, Q).
 struct Pool2dParams {
   index_t N = 1, C = 1, H = 1, W = 1;

@@ -25,20 +25,6 @@ namespace kern {
 index_t conv2d_workspace_size(const Conv2dParams& p);
 index_t conv2d_forward_workspace_size(const Conv2dParams& p);
 
-// What the forward does to each output value before storing it, while the block is still in cache:
-// y = act(scale[k] * conv + bias[k]). Inference folds an eval-mode BatchNorm into scale and bias, so
-// conv -> BN -> PReLU is one pass over y, and the weights are used as they are (nothing to re-fold when
-// they change).
-enum class Activation { none, relu, prelu };
-template <typename T>
-struct ConvEpilogue {
-  const T* scale = nullptr;  // (K), or null (1)
-  const T* bias = nullptr;   // (K), or null (0)
-  Activation act = Activation::none;
-  const T* slope = nullptr;  // prelu: negative slopes, slope_count of them (1: shared, K: per channel)
-  index_t slope_count = 0;
-};
-
 // y = conv2d(x, w) + bias.
 template <typename T>
 void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
