@@ -36,6 +36,8 @@ namespace {
 constexpr index_t kTargetCols = 512;
 // ...but do not grow the chunk's scratch past this many elements (one sample may still exceed it).
 constexpr index_t kChunkBudget = index_t(1) << 22;
+// Samples are shared out among threads when each is at least this much work.
+constexpr double kMinSampleFlops = 1e6;
 
 void check_params(const Conv2dParams& p, const char* op) {
   if (p.groups < 1 || p.C % p.groups != 0 || p.K % p.groups != 0 || p.P() < 1 || p.Q() < 1 ||
@@ -280,9 +282,10 @@ void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, con
   T* stage = ws.ptr;
   const index_t G = p.groups, Kg = p.K / G, Cg = p.C / G, CgRS = plan.CRS / G;
 
-  for (index_t n0 = 0; n0 < p.N; n0 += plan.chunk) {
-    const index_t nb = std::min(plan.chunk, p.N - n0), ncols = nb * plan.PQ;
-    // One sample writes y directly and finishes it block by block; a chunk goes through the stage.
+  // Samples [n0, n0 + nb): one sample writes y directly and finishes it block by block; a chunk goes
+  // through the stage.
+  auto run_chunk = [&](index_t n0, index_t nb) {
+    const index_t ncols = nb * plan.PQ;
     T* out = nb == 1 ? y + n0 * p.K * plan.PQ : stage;
     for (index_t g = 0; g < G; ++g) {
       GemmParams gp;
@@ -298,7 +301,19 @@ void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, con
       }
     }
     if (nb > 1) scatter_samples(stage, e, p.K, plan.PQ, n0, nb, y);
+  };
+
+  // One sample per GEMM and several samples: threads take whole samples (their GEMMs run single-threaded
+  // inside the region) rather than splitting every GEMM's columns, which costs a fork / join per sample
+  // and a thread idling at each join. Each sample is computed by the same sequential code either way,
+  // so y does not depend on the thread count. Dynamic: on a loaded machine a descheduled thread takes
+  // fewer samples.
+  if (plan.chunk == 1 && p.N > 1 && p.flops() / double(p.N) >= kMinSampleFlops) {
+#pragma omp parallel for schedule(dynamic)
+    for (index_t n = 0; n < p.N; ++n) run_chunk(n, 1);
+    return;
   }
+  for (index_t n0 = 0; n0 < p.N; n0 += plan.chunk) run_chunk(n0, std::min(plan.chunk, p.N - n0));
 }
 
 template <typename T>

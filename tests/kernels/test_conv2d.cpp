@@ -223,3 +223,21 @@ TEST_CASE_TEMPLATE("conv2d/fused_epilogue", T, float, double) {
   CHECK_THROWS_WITH_AS(kern::conv2d_forward_fused_cpu<float>(p, x.data(), w.data(), e, y.data()),
                        doctest::Contains("PReLU needs 1 or K"), std::invalid_argument);
 }
+
+// Several samples of one GEMM each are shared out among threads whole; the result must not depend on
+// the thread count (nor on the chunked path's column split, for the small late-layer shape).
+TEST_CASE("conv2d/forward_thread_independent") {
+  for (const Conv2dParams& shape : {conv(5, 8, 30, 30, 12, 3, 3), conv(9, 16, 6, 6, 24, 3, 3)}) {
+    Conv2dParams p = shape;
+    p.pad_h = p.pad_w = 1;
+    p.has_bias = true;
+    const auto x = random_vector<float>(std::size_t(p.N * p.C * p.H * p.W), 11);
+    const auto w = random_vector<float>(std::size_t(p.K * p.C * 9), 12);
+    const auto bias = random_vector<float>(std::size_t(p.K), 13);
+    kern_test::check_thread_independent([&] {
+      std::vector<float> y(std::size_t(p.N * p.K * p.P() * p.Q()));
+      kern::conv2d_forward_cpu<float>(p, x.data(), w.data(), bias.data(), y.data());
+      return y;
+    });
+  }
+}
