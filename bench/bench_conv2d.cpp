@@ -1,16 +1,20 @@
 // BM_conv2d_{forward,backward_data,backward_weight}/ours at the ResNet34-caffe layer shapes (112x112
-// input), float, workspace supplied (the steady state of a training loop). GFLOP/s counts 2*N*K*P*Q*C/g*R*S
-// per direction; compare with BM_gemm/openblas on the same GEMM shape in bench_gemm.
+// input), float, workspace supplied (the steady state of a training loop), and /winograd (forward and
+// backward data) where the layer is a 3x3 stride-1 conv. GFLOP/s counts the direct conv's
+// 2*N*K*P*Q*C/g*R*S per direction for both, so the Winograd figure is an effective rate and the two
+// compare directly; compare ours with BM_gemm/openblas on the same GEMM shape in bench_gemm.
 //
 // Extra flag (before Google Benchmark's own): --batch=N (default 32).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_winograd.h"
 
 namespace {
 
@@ -58,22 +62,30 @@ struct Tensors {
         w(random_vector(std::size_t(p.K * p.C_per_group() * p.R * p.S), 2)),
         bias(random_vector(std::size_t(p.K), 3)),
         y(random_vector(std::size_t(p.N * p.K * p.P() * p.Q()), 4)),
-        ws(std::size_t(kern::conv2d_workspace_size(p))) {}
+        ws(std::size_t(std::max(kern::conv2d_workspace_size(p), kern::conv2d_winograd_workspace_size(p)))) {}
 };
 
 enum class Direction { forward, backward_data, backward_weight };
 
-void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir) {
+void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, bool winograd) {
   Tensors t(p);
   std::vector<float> grad_in(dir == Direction::backward_weight ? t.w.size() : t.x.size());
   std::vector<float> db(std::size_t(p.K));
   for (auto _ : state) {
     switch (dir) {
       case Direction::forward:
-        kern::conv2d_forward_cpu<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(), t.ws.data());
+        if (winograd)
+          kern::conv2d_forward_winograd_cpu<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(),
+                                                   t.ws.data());
+        else
+          kern::conv2d_forward_cpu<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(), t.ws.data());
         break;
       case Direction::backward_data:
-        kern::conv2d_backward_data_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
+        if (winograd)
+          kern::conv2d_backward_data_winograd_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(),
+                                                         t.ws.data());
+        else
+          kern::conv2d_backward_data_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
         break;
       case Direction::backward_weight:
         kern::conv2d_backward_weight_cpu<float>(p, t.x.data(), t.y.data(), grad_in.data(),
@@ -102,9 +114,13 @@ int main(int argc, char** argv) {
                                                     {"BM_conv2d_backward_weight", Direction::backward_weight}};
   for (const auto& [prefix, dir] : dirs)
     for (const Layer& l : layers(batch))
-      benchmark::RegisterBenchmark((std::string(prefix) + "/ours/" + l.name).c_str(), bm_conv, l.p, dir)
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+      for (const bool winograd : {false, true}) {
+        if (winograd && (dir == Direction::backward_weight || !kern::winograd_applicable(l.p))) continue;
+        const std::string name = std::string(prefix) + (winograd ? "/winograd/" : "/ours/") + l.name;
+        benchmark::RegisterBenchmark(name.c_str(), bm_conv, l.p, dir, winograd)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -1,0 +1,388 @@
+// Winograd F(4x4, 3x3) conv2d (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+//
+// A 4x4 output tile of plane (n, k) is A^T [ sum_c (G g_kc G^T) .* (B^T d_nc B) ] A, d_nc being the 6x6
+// input patch under the tile. Taking the 36 element-wise products apart turns the sum over channels
+// into 36 independent GEMMs for the blocked gemm_cpu:
+//   U[xi] (K, C)           weight transform G g G^T, element xi of the 6x6 result, for every (k, c)
+//                          (stored transposed);
+//   V[xi] (C, chunk)       input transform B^T d B for a chunk of tiles (tiles of all samples in a row,
+//                          so late layers with few tiles per sample still get wide GEMMs);
+//   M[xi] (K, chunk)       = U[xi] V[xi];
+//   y tile                 = A^T M A (+ bias), scattered into NCHW y, edge tiles clipped.
+// V and M are stored channel-major, V (C, 36, chunk), so V[xi] is a (C, chunk) matrix with rows
+// 36 * chunk apart: transforming a channel then writes, and the output transform reads, one contiguous
+// block instead of 36 strips far apart (measured ~10% faster at 64 and 128 channels).
+// Backward-data of a stride-1 3x3 conv is itself such a conv: dx = conv(dy, w') with w'[c][k] = w[k][c]
+// rotated 180 degrees and padding 2 - pad. The weight transform reads w in that order directly, so no
+// rotated copy is made and both directions share every other step.
+//
+// Why F(4x4, 3x3): 36 multiplies per 16 outputs, 4x fewer than direct (F(2x2, 3x3): 2.25x), and its
+// float error is still small. Measured at the four ResNet34 block-layer shapes (N = 2, ReLU'd inputs,
+// He-initialised weights) against the double reference: max |error| / (sum of |terms|) 0.85-3.3e-6
+// (7-27 eps; im2col: 0.3-1.1 eps), max |error| / max |y| 0.5-1.2e-5, both directions. F(6x6, 3x3)
+// would save another 1.8x in multiplies but has larger transform coefficients and error; not tried.
+//
+// The transforms run 8 tiles (weights: 8 output channels) at once, one per SIMD lane, in GCC vector
+// extensions: one AVX2 register per value for float, two for double. Each stage is an OpenMP loop; the
+// 36 GEMMs of a chunk are shared out whole among the threads (each single-threaded inside the parallel
+// region), so a chunk costs three fork/joins rather than one per GEMM.
+#include "kernels/cpu/conv2d_winograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/cpu/gemm.h"
+
+namespace kern {
+namespace {
+
+constexpr index_t kM = 4;                   // outputs per tile side
+constexpr index_t kAlpha = kM + 3 - 1;      // input patch side
+constexpr index_t kXi = kAlpha * kAlpha;    // GEMMs per chunk
+constexpr int kLanes = 8;                   // tiles (weights: output channels) transformed together
+constexpr index_t kXiPad = 40;              // kXi rounded up to whole 8x8 transposes
+
+// Tiles per chunk: the GEMMs want many (packing a U[xi] is paid once per chunk), the transforms few (V
+// and M, 36 (C + K) elements per tile, should stay in cache between transform, GEMM and transform).
+// The GEMM's share of the work grows with the channel count, so the chunk does too: kColsPerChannel *
+// min(C, K) tiles, at least kMinCols, and V + M within kChunkBudget elements. (From measurements, noisy
+// on the shared 2-core machine: chunks of 64-128 tiles did best at 64 channels, 256 or more at 128, and
+// all 288 tiles of a batch of 32 at 256.) Chunks are balanced so the last one is no sliver.
+constexpr index_t kColsPerChannel = 2;
+constexpr index_t kMinCols = 128;
+constexpr index_t kChunkBudget = index_t(1) << 23;
+
+template <typename T>
+struct LanesOf;
+template <>
+struct LanesOf<float> {
+  typedef float type __attribute__((vector_size(kLanes * sizeof(float))));
+};
+template <>
+struct LanesOf<double> {
+  typedef double type __attribute__((vector_size(kLanes * sizeof(double))));
+};
+template <typename T>
+using Lanes = typename LanesOf<T>::type;
+
+// The first n lanes of v to p.
+template <typename T>
+void store(T* p, const Lanes<T>& v, int n) {
+  if (n == kLanes)
+    std::memcpy(p, &v, sizeof v);
+  else
+    std::memcpy(p, &v, std::size_t(n) * sizeof(T));
+}
+
+// dst[j * ldd + i] = src[i * lds + j], i, j < 8.
+template <typename T>
+void transpose8x8(const T* src, index_t lds, T* dst, index_t ldd) {
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j) dst[j * ldd + i] = src[i * lds + j];
+}
+
+#if defined(__AVX2__)
+// The same in registers; the scalar loop's strided stores cost as much as the transform itself.
+// (gemm.cpp's B packing has the same transpose.)
+template <>
+void transpose8x8<float>(const float* src, index_t lds, float* dst, index_t ldd) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+#endif
+
+index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
+index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
+
+// The conv that is computed: the forward conv itself, or the forward conv that is backward-data.
+struct Geometry {
+  index_t N, C, K, H, W, pad_h, pad_w;
+  bool rotated;  // w is the original conv's (K, C, 3, 3), used transposed and rotated (backward-data)
+  index_t P, Q, TH, TW, tiles, chunk;
+
+  Geometry(index_t n, index_t c, index_t k, index_t h, index_t w, index_t ph, index_t pw, bool rot)
+      : N(n), C(c), K(k), H(h), W(w), pad_h(ph), pad_w(pw), rotated(rot) {
+    P = H + 2 * pad_h - 2;
+    Q = W + 2 * pad_w - 2;
+    TH = ceil_div(P, kM);
+    TW = ceil_div(Q, kM);
+    tiles = N * TH * TW;
+    const index_t target =
+        std::max(kMinCols, std::min(kColsPerChannel * std::min(C, K), kChunkBudget / (kXi * (C + K))));
+    chunk = tiles > 0 ? round_up(ceil_div(tiles, ceil_div(tiles, target)), kLanes) : 0;
+  }
+  index_t u_elems() const { return kXi * K * C; }
+  index_t v_elems() const { return kXi * C * chunk; }
+  index_t workspace() const { return u_elems() + v_elems() + kXi * K * chunk; }
+};
+
+Geometry forward_geometry(const Conv2dParams& p) {
+  return Geometry(p.N, p.C, p.K, p.H, p.W, p.pad_h, p.pad_w, false);
+}
+
+Geometry backward_data_geometry(const Conv2dParams& p) {
+  return Geometry(p.N, p.K, p.C, p.P(), p.Q(), 2 - p.pad_h, 2 - p.pad_w, true);
+}
+
+void check_applicable(const Conv2dParams& p, const char* op) {
+  if (!winograd_applicable(p))
+    throw std::invalid_argument(std::string(op) + ": needs a 3x3, stride-1, undilated, ungrouped conv with "
+                                "padding 0..2 (R=" + std::to_string(p.R) + " S=" + std::to_string(p.S) +
+                                " stride=" + std::to_string(p.stride_h) + "," + std::to_string(p.stride_w) +
+                                " dil=" + std::to_string(p.dil_h) + "," + std::to_string(p.dil_w) +
+                                " groups=" + std::to_string(p.groups) + " pad=" + std::to_string(p.pad_h) +
+                                "," + std::to_string(p.pad_w) + ")");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The 1-D transforms, applied to the columns and then the rows of a tile (points 0, ±1, ±2, ∞; common
+// subexpressions as in NNPACK). Each reads its input at stride si and writes at stride so.
+
+// (G g), 3 -> 6.
+template <typename T>
+inline void g_1d(const Lanes<T>* g, int si, Lanes<T>* u, int so) {
+  const Lanes<T> g0 = g[0], g1 = g[si], g2 = g[2 * si];
+  const Lanes<T> s = g0 + g2, e = T(1) / 24 * g0 + T(1) / 6 * g2, o = T(1) / 12 * g1;
+  u[0] = T(1) / 4 * g0;
+  u[so] = T(-1) / 6 * (s + g1);
+  u[2 * so] = T(-1) / 6 * (s - g1);
+  u[3 * so] = e + o;
+  u[4 * so] = e - o;
+  u[5 * so] = g2;
+}
+
+// (B^T d), 6 -> 6.
+template <typename T>
+inline void bt_1d(const Lanes<T>* d, int si, Lanes<T>* v, int so) {
+  const Lanes<T> d0 = d[0], d1 = d[si], d2 = d[2 * si], d3 = d[3 * si], d4 = d[4 * si], d5 = d[5 * si];
+  v[0] = T(4) * d0 - T(5) * d2 + d4;
+  v[so] = (d3 + d4) - T(4) * (d1 + d2);
+  v[2 * so] = T(4) * (d1 - d2) + (d4 - d3);
+  v[3 * so] = T(2) * (d3 - d1) + (d4 - d2);
+  v[4 * so] = T(2) * (d1 - d3) + (d4 - d2);
+  v[5 * so] = T(4) * d1 - T(5) * d3 + d5;
+}
+
+// (A^T m), 6 -> 4.
+template <typename T>
+inline void at_1d(const Lanes<T>* m, int si, Lanes<T>* o, int so) {
+  const Lanes<T> a = m[si] + m[2 * si], b = m[si] - m[2 * si];
+  const Lanes<T> c = m[3 * si] + m[4 * si], e = m[3 * si] - m[4 * si];
+  o[0] = m[0] + a + c;
+  o[so] = b + T(2) * e;
+  o[2 * so] = a + T(4) * c;
+  o[3 * so] = b + T(8) * e + m[5 * si];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tile t of the computed conv is (n, th, tw), t = (n * TH + th) * TW + tw; consecutive lanes walk it.
+struct TilePos {
+  index_t n, th, tw;
+  TilePos(const Geometry& g, index_t t) : n(t / (g.TH * g.TW)), th(t / g.TW % g.TH), tw(t % g.TW) {}
+  void next(const Geometry& g) {
+    if (++tw < g.TW) return;
+    tw = 0;
+    if (++th < g.TH) return;
+    th = 0;
+    ++n;
+  }
+};
+
+// U[xi] for every (k, c) of the computed conv, 8 output channels at a time. U[xi] is stored as its
+// transpose (C, K): the 8 lanes are then contiguous, and the GEMM packs U[xi] (as op(A) = A^T) with
+// contiguous copies instead of strided ones.
+template <typename T>
+void transform_weights(const Geometry& g, const T* w, T* U) {
+  // Where the 9 taps of the computed conv's (k, c) start in w.
+  const index_t stride_k = g.rotated ? 9 : g.C * 9, stride_c = g.rotated ? g.K * 9 : 9;
+  const index_t groups = ceil_div(g.K, kLanes);
+#pragma omp parallel for schedule(static) if (g.u_elems() >= kParallelMin)
+  for (index_t item = 0; item < g.C * groups; ++item) {  // rows of U[xi] filled one after another
+    const index_t c = item / groups, k0 = item % groups * kLanes;
+    const int n = int(std::min<index_t>(kLanes, g.K - k0));
+    alignas(64) T taps[9][kLanes] = {};
+    for (int l = 0; l < n; ++l) {
+      const T* src = w + (k0 + l) * stride_k + c * stride_c;
+      for (int i = 0; i < 9; ++i) taps[i][l] = src[g.rotated ? 8 - i : i];
+    }
+    Lanes<T> gv[9], t[6 * 3], u[kXi];
+    std::memcpy(gv, taps, sizeof gv);
+    for (int j = 0; j < 3; ++j) g_1d<T>(gv + j, 3, t + j, 3);
+    for (int i = 0; i < 6; ++i) g_1d<T>(t + 3 * i, 1, u + 6 * i, 1);
+    for (index_t xi = 0; xi < kXi; ++xi) store(U + (xi * g.C + c) * g.K + k0, u[xi], n);
+  }
+}
+
+// V (C, 36, ld) for tiles t0 .. t0 + nt of x (N, C, H, W); ld = nt rounded up to whole lanes, which
+// hold zeros past nt. Each lane's patch is copied row by row (6 contiguous values), then 8x8 transposes
+// turn the 8 patches into 36 vectors: scalar stores into lanes would stall the vector loads after them.
+template <typename T>
+void transform_input(const Geometry& g, const T* x, index_t t0, index_t nt, index_t ld, T* V) {
+  const index_t groups = ld / kLanes;
+#pragma omp parallel for schedule(static) if (g.C * ld * kXi >= kParallelMin)
+  for (index_t item = 0; item < g.C * groups; ++item) {
+    const index_t c = item / groups, j0 = item % groups * kLanes;
+    alignas(64) T patches[kLanes][kXiPad];  // lane-major
+    TilePos tp(g, t0 + j0);
+    for (int l = 0; l < kLanes; ++l, tp.next(g)) {
+      T* dst = patches[l];
+      std::fill(dst + kXi, dst + kXiPad, T(0));
+      if (j0 + l >= nt) {
+        std::fill(dst, dst + kXi, T(0));
+        continue;
+      }
+      const index_t h0 = tp.th * kM - g.pad_h, w0 = tp.tw * kM - g.pad_w;
+      const T* plane = x + (tp.n * g.C + c) * g.H * g.W;
+      if (h0 >= 0 && w0 >= 0 && h0 + kAlpha <= g.H && w0 + kAlpha <= g.W) {
+        for (index_t i = 0; i < kAlpha; ++i)
+          std::memcpy(dst + i * kAlpha, plane + (h0 + i) * g.W + w0, kAlpha * sizeof(T));
+        // The tile below needs 4 more rows. The hardware prefetchers do not follow this 6-row raster
+        // walk well: without this, waiting for x was the largest part of this loop at 64 channels.
+        if (h0 + kAlpha + kM <= g.H)
+          for (index_t i = kAlpha; i < kAlpha + kM; ++i) __builtin_prefetch(plane + (h0 + i) * g.W + w0);
+      } else {  // the part of the patch inside x; zeros in the padding
+        std::fill(dst, dst + kXi, T(0));
+        const index_t i_end = std::min(kAlpha, g.H - h0), j_begin = std::max<index_t>(0, -w0);
+        const index_t j_end = std::min(kAlpha, g.W - w0);
+        for (index_t i = std::max<index_t>(0, -h0); i < i_end; ++i) {
+          const T* row = plane + (h0 + i) * g.W;
+          if (j_begin == 0 && j_end == kAlpha) {  // top and bottom tiles: whole rows
+            std::memcpy(dst + i * kAlpha, row + w0, kAlpha * sizeof(T));
+            continue;
+          }
+          // (A fixed trip count with a test, not j_begin .. j_end: GCC turns that into a memmove call.)
+          for (index_t j = 0; j < kAlpha; ++j)
+            if (j >= j_begin && j < j_end) dst[i * kAlpha + j] = row[w0 + j];
+        }
+      }
+    }
+    alignas(64) T cols[kXiPad][kLanes];  // element-major
+    for (index_t b = 0; b < kXiPad; b += kLanes) transpose8x8(&patches[0][b], kXiPad, &cols[b][0], kLanes);
+    Lanes<T> d[kXi], t[kXi], v[kXi];
+    std::memcpy(d, cols, sizeof d);
+    for (int j = 0; j < kAlpha; ++j) bt_1d<T>(d + j, kAlpha, t + j, kAlpha);
+    for (int i = 0; i < kAlpha; ++i) bt_1d<T>(t + kAlpha * i, 1, v + kAlpha * i, 1);
+    for (index_t xi = 0; xi < kXi; ++xi) store(V + (c * kXi + xi) * ld + j0, v[xi], kLanes);
+  }
+}
+
+// M[xi] (K, nt) = U[xi] (K, C) * V[xi] (C, nt), both with rows 36 * ld apart.
+template <typename T>
+void multiply(const Geometry& g, const T* U, const T* V, index_t nt, index_t ld, T* M) {
+  GemmParams gp;
+  gp.M = g.K, gp.N = nt, gp.K = g.C;
+  gp.trans_a = true;  // U[xi] is stored (C, K)
+  gp.ldb = gp.ldc = kXi * ld;
+  // Whole GEMMs per thread: gemm_cpu finds itself inside a parallel region and runs single-threaded.
+#pragma omp parallel for schedule(dynamic) if (g.K * g.C * nt >= kParallelMin)
+  for (index_t xi = 0; xi < kXi; ++xi)
+    gemm_cpu<T>(gp, T(1), U + xi * g.K * g.C, V + xi * ld, T(0), M + xi * ld);
+}
+
+// Tiles t0 .. t0 + nt of y (N, K, P, Q) = A^T M A (+ bias), clipped at the bottom and right edges.
+template <typename T>
+void transform_output(const Geometry& g, const T* M, const T* bias, index_t t0, index_t nt, index_t ld,
+                      T* y) {
+  const index_t groups = ld / kLanes;
+#pragma omp parallel for schedule(static) if (g.K * ld * kXi >= kParallelMin)
+  for (index_t item = 0; item < g.K * groups; ++item) {
+    const index_t k = item / groups, j0 = item % groups * kLanes;
+    Lanes<T> m[kXi], t[kM * kAlpha], o[kM * kM];
+    for (index_t xi = 0; xi < kXi; ++xi) std::memcpy(&m[xi], M + (k * kXi + xi) * ld + j0, sizeof m[xi]);
+    for (int j = 0; j < kAlpha; ++j) at_1d<T>(m + j, kAlpha, t + j, kAlpha);
+    for (int i = 0; i < kM; ++i) at_1d<T>(t + kAlpha * i, 1, o + kM * i, 1);
+    if (bias)
+      for (auto& v : o) v += bias[k];
+    alignas(64) T cols[kM * kM][kLanes];     // element-major
+    alignas(64) T tiles[kLanes][kM * kM];    // lane-major: each tile's 4 rows of 4
+    std::memcpy(cols, o, sizeof cols);
+    for (index_t b = 0; b < kM * kM; b += kLanes) transpose8x8(&cols[b][0], kLanes, &tiles[0][b], kM * kM);
+    TilePos tp(g, t0 + j0);
+    const index_t lanes = std::min<index_t>(kLanes, nt - j0);
+    for (index_t l = 0; l < lanes; ++l, tp.next(g)) {
+      const index_t p0 = tp.th * kM, q0 = tp.tw * kM;
+      const index_t rows = std::min(kM, g.P - p0), cols_left = std::min(kM, g.Q - q0);
+      T* dst = y + ((tp.n * g.K + k) * g.P + p0) * g.Q + q0;
+      if (cols_left == kM)
+        for (index_t i = 0; i < rows; ++i) std::memcpy(dst + i * g.Q, tiles[l] + i * kM, kM * sizeof(T));
+      else
+        for (index_t i = 0; i < rows; ++i)
+          for (index_t j = 0; j < cols_left; ++j) dst[i * g.Q + j] = tiles[l][i * kM + j];
+    }
+  }
+}
+
+template <typename T>
+void winograd_conv(const Geometry& g, const T* x, const T* w, const T* bias, T* y, T* workspace) {
+  std::vector<T> owned;
+  if (!workspace) {
+    owned.resize(std::size_t(g.workspace()));
+    workspace = owned.data();
+  }
+  T* U = workspace;
+  T* V = U + g.u_elems();
+  T* M = V + g.v_elems();
+  transform_weights(g, w, U);
+  for (index_t t0 = 0; t0 < g.tiles; t0 += g.chunk) {
+    const index_t nt = std::min(g.chunk, g.tiles - t0), ld = round_up(nt, kLanes);
+    transform_input(g, x, t0, nt, ld, V);
+    multiply(g, U, V, nt, ld, M);
+    transform_output(g, M, bias, t0, nt, ld, y);
+  }
+}
+
+}  // namespace
+
+bool winograd_applicable(const Conv2dParams& p) {
+  return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
+         p.groups == 1 && p.pad_h >= 0 && p.pad_h <= 2 && p.pad_w >= 0 && p.pad_w <= 2 && p.C >= 1 &&
+         p.K >= 1 && p.N >= 0 && p.P() >= 1 && p.Q() >= 1;
+}
+
+index_t conv2d_winograd_workspace_size(const Conv2dParams& p) {
+  if (!winograd_applicable(p)) return 0;
+  return std::max(forward_geometry(p).workspace(), backward_data_geometry(p).workspace());
+}
+
+template <typename T>
+void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
+                                 T* workspace) {
+  check_applicable(p, "conv2d_forward_winograd");
+  winograd_conv(forward_geometry(p), x, w, p.has_bias ? bias : nullptr, y, workspace);
+}
+
+template <typename T>
+void conv2d_backward_data_winograd_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
+  check_applicable(p, "conv2d_backward_data_winograd");
+  winograd_conv<T>(backward_data_geometry(p), dy, w, nullptr, dx, workspace);
+}
+
+#define NN_CONV2D_WINOGRAD_INSTANTIATE(T)                                                                 \
+  template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*); \
+  template void conv2d_backward_data_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);
+NN_CONV2D_WINOGRAD_INSTANTIATE(float)
+NN_CONV2D_WINOGRAD_INSTANTIATE(double)
+#undef NN_CONV2D_WINOGRAD_INSTANTIATE
+
+}  // namespace kern
