@@ -1,8 +1,10 @@
-// BM_conv2d_{forward,backward_data,backward_weight}/ours at the ResNet34-caffe layer shapes (112x112
-// input), float, workspace supplied (the steady state of a training loop), and /winograd (forward and
-// backward data) where the layer is a 3x3 stride-1 conv. GFLOP/s counts the direct conv's
-// 2*N*K*P*Q*C/g*R*S per direction for both, so the Winograd figure is an effective rate and the two
-// compare directly; compare ours with BM_gemm/openblas on the same GEMM shape in bench_gemm.
+// BM_conv2d_{forward,backward_data,backward_weight}/<path>/<layer> at the ResNet34-caffe layer shapes
+// (112x112 input), float, workspace supplied (the steady state of a training loop). Paths: ours = what
+// libnn runs (conv2d.h's forward / backward-data, which pick per shape), gemm = the implicit-im2col GEMM
+// path alone, winograd = Winograd F(4x4, 3x3) alone, where the layer is a 3x3 stride-1 conv. GFLOP/s
+// counts the direct conv's 2*N*K*P*Q*C/g*R*S per direction for all, so the Winograd figure is an
+// effective rate and they compare directly; compare gemm with BM_gemm/openblas on the same GEMM shape in
+// bench_gemm.
 //
 // Extra flag (before Google Benchmark's own): --batch=N (default 32).
 #include <benchmark/benchmark.h>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/conv2d.h"
@@ -67,23 +70,29 @@ struct Tensors {
 
 enum class Direction { forward, backward_data, backward_weight };
 
-void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, bool winograd) {
+enum class Path { ours, gemm, winograd };
+
+void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, Path path) {
   Tensors t(p);
   std::vector<float> grad_in(dir == Direction::backward_weight ? t.w.size() : t.x.size());
   std::vector<float> db(std::size_t(p.K));
+  kern::ConvEpilogue<float> e;
+  e.bias = p.has_bias ? t.bias.data() : nullptr;
   for (auto _ : state) {
     switch (dir) {
       case Direction::forward:
-        if (winograd)
-          kern::conv2d_forward_winograd_cpu<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(),
-                                                   t.ws.data());
+        if (path == Path::winograd)
+          kern::conv2d_forward_winograd_cpu<float>(p, t.x.data(), t.w.data(), e, t.y.data(), t.ws.data());
+        else if (path == Path::gemm)
+          kern::conv2d_forward_gemm_cpu<float>(p, t.x.data(), t.w.data(), e, t.y.data(), t.ws.data());
         else
           kern::conv2d_forward_cpu<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(), t.ws.data());
         break;
       case Direction::backward_data:
-        if (winograd)
-          kern::conv2d_backward_data_winograd_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(),
-                                                         t.ws.data());
+        if (path == Path::winograd)
+          kern::conv2d_backward_data_winograd_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
+        else if (path == Path::gemm)
+          kern::conv2d_backward_data_gemm_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
         else
           kern::conv2d_backward_data_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
         break;
@@ -114,10 +123,12 @@ int main(int argc, char** argv) {
                                                     {"BM_conv2d_backward_weight", Direction::backward_weight}};
   for (const auto& [prefix, dir] : dirs)
     for (const Layer& l : layers(batch))
-      for (const bool winograd : {false, true}) {
-        if (winograd && (dir == Direction::backward_weight || !kern::winograd_applicable(l.p))) continue;
-        const std::string name = std::string(prefix) + (winograd ? "/winograd/" : "/ours/") + l.name;
-        benchmark::RegisterBenchmark(name.c_str(), bm_conv, l.p, dir, winograd)
+      for (const auto& [path_name, path] : {std::pair{"ours", Path::ours}, std::pair{"gemm", Path::gemm},
+                                            std::pair{"winograd", Path::winograd}}) {
+        if (path != Path::ours && dir == Direction::backward_weight) continue;  // one path only
+        if (path == Path::winograd && !kern::winograd_applicable(l.p)) continue;
+        const std::string name = std::string(prefix) + "/" + path_name + "/" + l.name;
+        benchmark::RegisterBenchmark(name.c_str(), bm_conv, l.p, dir, path)
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
       }

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/conv2d_winograd.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/simd.h"
 
@@ -38,6 +39,13 @@ constexpr index_t kTargetCols = 512;
 constexpr index_t kChunkBudget = index_t(1) << 22;
 // Samples are shared out among threads when each is at least this much work.
 constexpr double kMinSampleFlops = 1e6;
+
+template <typename T>
+void check_epilogue(const Conv2dParams& p, const ConvEpilogue<T>& e) {
+  if (e.act == Activation::prelu && e.slope_count != 1 && e.slope_count != p.K)
+    throw std::invalid_argument("conv2d_forward: PReLU needs 1 or K = " + std::to_string(p.K) + " slopes, got " +
+                                std::to_string(e.slope_count));
+}
 
 void check_params(const Conv2dParams& p, const char* op) {
   if (p.groups < 1 || p.C % p.groups != 0 || p.K % p.groups != 0 || p.P() < 1 || p.Q() < 1 ||
@@ -267,16 +275,30 @@ const T* chunk_output_rows(const Conv2dParams& p, const Plan& plan, const T* dy,
 
 }  // namespace
 
-index_t conv2d_workspace_size(const Conv2dParams& p) { return Plan(p).workspace(); }
-index_t conv2d_forward_workspace_size(const Conv2dParams& p) { return Plan(p).stage_elems; }
+index_t conv2d_workspace_size(const Conv2dParams& p) {
+  const bool winograd = winograd_pays_off(p, false) || winograd_pays_off(p, true);
+  return std::max(Plan(p).workspace(), winograd ? conv2d_winograd_workspace_size(p) : 0);
+}
+index_t conv2d_forward_workspace_size(const Conv2dParams& p) {
+  return std::max(Plan(p).stage_elems, winograd_pays_off(p, false) ? conv2d_winograd_workspace_size(p) : 0);
+}
 
 template <typename T>
 void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
                               T* workspace) {
+  if (winograd_pays_off(p, false)) {
+    check_epilogue(p, e);
+    conv2d_forward_winograd_cpu(p, x, w, e, y, workspace);
+  } else {
+    conv2d_forward_gemm_cpu(p, x, w, e, y, workspace);
+  }
+}
+
+template <typename T>
+void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
+                             T* workspace) {
   check_params(p, "conv2d_forward");
-  if (e.act == Activation::prelu && e.slope_count != 1 && e.slope_count != p.K)
-    throw std::invalid_argument("conv2d_forward: PReLU needs 1 or K = " + std::to_string(p.K) + " slopes, got " +
-                                std::to_string(e.slope_count));
+  check_epilogue(p, e);
   const Plan plan(p);
   Scratch<T> ws(workspace, plan.stage_elems);
   T* stage = ws.ptr;
@@ -325,6 +347,14 @@ void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* 
 
 template <typename T>
 void conv2d_backward_data_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
+  if (winograd_pays_off(p, true))
+    conv2d_backward_data_winograd_cpu(p, dy, w, dx, workspace);
+  else
+    conv2d_backward_data_gemm_cpu(p, dy, w, dx, workspace);
+}
+
+template <typename T>
+void conv2d_backward_data_gemm_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
   check_params(p, "conv2d_backward_data");
   const Plan plan(p);
   Scratch<T> ws(workspace, plan.workspace());
@@ -390,7 +420,9 @@ void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, 
 #define NN_CONV2D_INSTANTIATE(T)                                                                     \
   template void conv2d_forward_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);         \
   template void conv2d_forward_fused_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*); \
+  template void conv2d_forward_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*); \
   template void conv2d_backward_data_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);             \
+  template void conv2d_backward_data_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);        \
   template void conv2d_backward_weight_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);
 NN_CONV2D_INSTANTIATE(float)
 NN_CONV2D_INSTANTIATE(double)

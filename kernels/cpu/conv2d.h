@@ -36,6 +36,15 @@ template <typename T>
 void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
                               T* workspace = nullptr);
 
+// The forward and backward-data above choose, per shape, between the implicit-im2col GEMM paths below
+// and Winograd F(4x4, 3x3) (conv2d_winograd.h: 3x3 stride-1 layers with many tiles). These run the GEMM
+// path whatever the shape, for tests and benchmarks; same contracts and workspace sizes.
+template <typename T>
+void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
+                             T* workspace = nullptr);
+template <typename T>
+void conv2d_backward_data_gemm_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace = nullptr);
+
 // dx = d(sum y * dy) / dx.
 template <typename T>
 void conv2d_backward_data_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace = nullptr);

@@ -34,11 +34,8 @@
 #include <string>
 #include <vector>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/simd.h"
 
 namespace kern {
 namespace {
@@ -58,6 +55,14 @@ constexpr index_t kXiPad = 40;              // kXi rounded up to whole 8x8 trans
 constexpr index_t kColsPerChannel = 2;
 constexpr index_t kMinCols = 128;
 constexpr index_t kChunkBudget = index_t(1) << 23;
+
+// When Winograd pays off (winograd_pays_off), from bench_conv2d's winograd-against-im2col runs: enough
+// tiles to amortise the weight transform (at batch 1 a 26x26 plane, 49 tiles, about broke even and 12x12
+// lost 4x; 288 tiles of 12x12 at batch 32 won 2.6x), edge tiles mostly inside the output (a 5x5 plane
+// uses 25 of 64 tile outputs and lost, 0.74x), and channels enough for the GEMMs (conv1's 3 lost).
+constexpr index_t kMinTiles = 192;
+constexpr double kMinTileUse = 0.6;
+constexpr index_t kMinChannels = 16;
 
 template <typename T>
 struct LanesOf;
@@ -80,37 +85,6 @@ void store(T* p, const Lanes<T>& v, int n) {
   else
     std::memcpy(p, &v, std::size_t(n) * sizeof(T));
 }
-
-// dst[j * ldd + i] = src[i * lds + j], i, j < 8.
-template <typename T>
-void transpose8x8(const T* src, index_t lds, T* dst, index_t ldd) {
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 8; ++j) dst[j * ldd + i] = src[i * lds + j];
-}
-
-#if defined(__AVX2__)
-// The same in registers; the scalar loop's strided stores cost as much as the transform itself.
-// (gemm.cpp's B packing has the same transpose.)
-template <>
-void transpose8x8<float>(const float* src, index_t lds, float* dst, index_t ldd) {
-  __m256 r[8], t[8], u[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-  }
-}
-#endif
 
 index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
@@ -300,9 +274,9 @@ void multiply(const Geometry& g, const T* U, const T* V, index_t nt, index_t ld,
     gemm_cpu<T>(gp, T(1), U + xi * g.K * g.C, V + xi * ld, T(0), M + xi * ld);
 }
 
-// Tiles t0 .. t0 + nt of y (N, K, P, Q) = A^T M A (+ bias), clipped at the bottom and right edges.
+// Tiles t0 .. t0 + nt of y (N, K, P, Q) = epilogue(A^T M A), clipped at the bottom and right edges.
 template <typename T>
-void transform_output(const Geometry& g, const T* M, const T* bias, index_t t0, index_t nt, index_t ld,
+void transform_output(const Geometry& g, const T* M, const ConvEpilogue<T>& e, index_t t0, index_t nt, index_t ld,
                       T* y) {
   const index_t groups = ld / kLanes;
 #pragma omp parallel for schedule(static) if (g.K * ld * kXi >= kParallelMin)
@@ -312,8 +286,13 @@ void transform_output(const Geometry& g, const T* M, const T* bias, index_t t0, 
     for (index_t xi = 0; xi < kXi; ++xi) std::memcpy(&m[xi], M + (k * kXi + xi) * ld + j0, sizeof m[xi]);
     for (int j = 0; j < kAlpha; ++j) at_1d<T>(m + j, kAlpha, t + j, kAlpha);
     for (int i = 0; i < kM; ++i) at_1d<T>(t + kAlpha * i, 1, o + kM * i, 1);
-    if (bias)
-      for (auto& v : o) v += bias[k];
+    // The epilogue on the 16 lane vectors, before they are scattered (a NaN stays NaN: a * NaN).
+    const T scale = e.scale ? e.scale[k] : T(1), shift = e.bias ? e.bias[k] : T(0);
+    const T slope = e.act == Activation::prelu ? e.slope[e.slope_count == 1 ? 0 : k] : T(0);
+    if (e.scale || e.bias)
+      for (auto& v : o) v = scale * v + shift;
+    if (e.act != Activation::none)
+      for (auto& v : o) v = v > T(0) ? v : slope * v;
     alignas(64) T cols[kM * kM][kLanes];     // element-major
     alignas(64) T tiles[kLanes][kM * kM];    // lane-major: each tile's 4 rows of 4
     std::memcpy(cols, o, sizeof cols);
@@ -334,7 +313,7 @@ void transform_output(const Geometry& g, const T* M, const T* bias, index_t t0, 
 }
 
 template <typename T>
-void winograd_conv(const Geometry& g, const T* x, const T* w, const T* bias, T* y, T* workspace) {
+void winograd_conv(const Geometry& g, const T* x, const T* w, const ConvEpilogue<T>& e, T* y, T* workspace) {
   std::vector<T> owned;
   if (!workspace) {
     owned.resize(std::size_t(g.workspace()));
@@ -348,7 +327,7 @@ void winograd_conv(const Geometry& g, const T* x, const T* w, const T* bias, T* 
     const index_t nt = std::min(g.chunk, g.tiles - t0), ld = round_up(nt, kLanes);
     transform_input(g, x, t0, nt, ld, V);
     multiply(g, U, V, nt, ld, M);
-    transform_output(g, M, bias, t0, nt, ld, y);
+    transform_output(g, M, e, t0, nt, ld, y);
   }
 }
 
@@ -365,21 +344,37 @@ index_t conv2d_winograd_workspace_size(const Conv2dParams& p) {
   return std::max(forward_geometry(p).workspace(), backward_data_geometry(p).workspace());
 }
 
+bool winograd_pays_off(const Conv2dParams& p, bool backward_data) {
+  if (!winograd_applicable(p) || std::min(p.C, p.K) < kMinChannels) return false;
+  const Geometry g = backward_data ? backward_data_geometry(p) : forward_geometry(p);
+  return g.tiles >= kMinTiles && double(g.P * g.Q) >= kMinTileUse * double(g.TH * g.TW * kM * kM);
+}
+
+template <typename T>
+void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
+                                 T* workspace) {
+  check_applicable(p, "conv2d_forward_winograd");
+  winograd_conv(forward_geometry(p), x, w, e, y, workspace);
+}
+
 template <typename T>
 void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
                                  T* workspace) {
-  check_applicable(p, "conv2d_forward_winograd");
-  winograd_conv(forward_geometry(p), x, w, p.has_bias ? bias : nullptr, y, workspace);
+  ConvEpilogue<T> e;
+  e.bias = p.has_bias ? bias : nullptr;
+  conv2d_forward_winograd_cpu(p, x, w, e, y, workspace);
 }
 
 template <typename T>
 void conv2d_backward_data_winograd_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
   check_applicable(p, "conv2d_backward_data_winograd");
-  winograd_conv<T>(backward_data_geometry(p), dy, w, nullptr, dx, workspace);
+  winograd_conv<T>(backward_data_geometry(p), dy, w, ConvEpilogue<T>{}, dx, workspace);
 }
 
 #define NN_CONV2D_WINOGRAD_INSTANTIATE(T)                                                                 \
   template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*); \
+  template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, \
+                                               T*, T*);                                                    \
   template void conv2d_backward_data_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);
 NN_CONV2D_WINOGRAD_INSTANTIATE(float)
 NN_CONV2D_WINOGRAD_INSTANTIATE(double)

@@ -27,12 +27,21 @@ namespace kern {
 // because backward-data runs as a forward conv with padding 2 - pad.
 bool winograd_applicable(const Conv2dParams& p);
 
+// Whether the forward (or backward-data) of conv2d.h should take this path: applicable, and measured
+// faster than im2col for shapes like this one (enough tiles, little edge waste, enough channels).
+bool winograd_pays_off(const Conv2dParams& p, bool backward_data);
+
 // Elements of T of scratch needed by either direction (0 when !winograd_applicable(p)).
 index_t conv2d_winograd_workspace_size(const Conv2dParams& p);
 
 // y = conv2d(x, w) + bias. requires: winograd_applicable(p) (else throws std::invalid_argument).
 template <typename T>
 void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
+                                 T* workspace = nullptr);
+
+// y = epilogue(conv2d(x, w)) (p.has_bias is ignored), as conv2d_forward_fused_cpu.
+template <typename T>
+void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
                                  T* workspace = nullptr);
 
 // dx = d(sum y * dy) / dx. requires: winograd_applicable(p) (else throws std::invalid_argument).

@@ -145,35 +145,6 @@ struct MicroKernel {
 // ---------------------------------------------------------------------------------------------------
 // Packing. Ap: ceil(mc / MR) panels, each kc x MR (k-major); Bp: ceil(nc / NR) panels, each kc x NR.
 // Rows / columns past the matrix edge are zero so the micro-kernel never branches.
-#if defined(__AVX2__)
-// In place: r[i] lane j <-> r[j] lane i.
-inline void transpose8x8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-  }
-}
-
-// dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 float block.
-inline void transpose8x8_ps(const float* src, index_t lds, float* dst, index_t ldd) {
-  __m256 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-  transpose8x8(r);
-  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ldd, r[i]);
-}
-#endif
-
 // Packing writes up to this many elements past a panel's end (pack_a's overlapping vector stores).
 constexpr index_t kPackSlack = 16;
 
@@ -245,7 +216,7 @@ void pack_b(const T* B, index_t ldb, bool trans, index_t k0, index_t j0, index_t
       if (n == NR) {
         k_done = kc / 8 * 8;
         for (index_t k = 0; k < k_done; k += 8)
-          for (int j = 0; j < NR; j += 8) transpose8x8_ps(src + j * ldb + k, ldb, dst + k * NR + j, NR);
+          for (int j = 0; j < NR; j += 8) transpose8x8(src + j * ldb + k, ldb, dst + k * NR + j, NR);
       }
     }
 #endif

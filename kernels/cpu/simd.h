@@ -1,4 +1,4 @@
-// SIMD shim: the one place that names vector intrinsics (besides gemm.cpp's 8 x 8 transpose). Simd<T>
+// SIMD shim: the one place that names vector intrinsics (and the 8 x 8 transposes built on them). Simd<T>
 // is the widest register the compiler flags allow (-march=native by default): AVX-512, AVX2 + FMA, or,
 // as the primary template, a plain scalar, so code written against it builds anywhere.
 //
@@ -95,6 +95,44 @@ struct Simd<double> {
   }
 };
 #endif
+
+#if defined(__AVX2__)
+// In place: r[i] lane j <-> r[j] lane i.
+inline void transpose8x8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+#endif
+
+// dst[j * ldd + i] = src[i * lds + j] for an 8 x 8 block: in registers for float on AVX2 (a scalar
+// loop's strided stores cost as much as the packing or transform around it), element by element otherwise.
+template <typename T>
+inline void transpose8x8(const T* src, std::int64_t lds, T* dst, std::int64_t ldd) {
+#if defined(__AVX2__)
+  if constexpr (sizeof(T) == sizeof(float)) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(src + i * lds));
+    transpose8x8(r);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(reinterpret_cast<float*>(dst + i * ldd), r[i]);
+    return;
+  }
+#endif
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j) dst[j * ldd + i] = src[i * lds + j];
+}
 
 // dst[0 .. n) = src[0 .. n) for short runs (a row segment of an im2col panel): std::copy would call
 // memmove, whose call and size dispatch cost more than the copy at these lengths.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_winograd.h"
 #include "tests/kernels/compare.h"
 
 using kern::Conv2dParams;
@@ -162,11 +163,13 @@ TEST_CASE_TEMPLATE("conv2d/chunking_and_fast_paths", T, float, double) {
 TEST_CASE_TEMPLATE("conv2d/fused_epilogue", T, float, double) {
   using kern::Activation;
   Conv2dParams shapes[] = {conv(2, 8, 30, 30, 12, 3, 3), conv(9, 6, 5, 5, 10, 3, 3), conv(2, 12, 24, 24, 7, 1, 1),
-                           conv(3, 8, 11, 11, 6, 3, 3)};
+                           conv(3, 8, 11, 11, 6, 3, 3), conv(4, 16, 30, 30, 20, 3, 3)};
   shapes[0].pad_h = shapes[0].pad_w = 1;
   shapes[1].pad_h = shapes[1].pad_w = 1;
   shapes[3].groups = 2;
   shapes[3].stride_h = shapes[3].stride_w = 2;
+  shapes[4].pad_h = shapes[4].pad_w = 1;
+  REQUIRE(kern::winograd_pays_off(shapes[4], false));  // the epilogue in Winograd's output transform
   unsigned seed = 300;
   for (const Conv2dParams& p : shapes)
     for (Activation act : {Activation::none, Activation::relu, Activation::prelu})
