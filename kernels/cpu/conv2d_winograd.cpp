@@ -56,11 +56,12 @@ constexpr index_t kColsPerChannel = 2;
 constexpr index_t kMinCols = 128;
 constexpr index_t kChunkBudget = index_t(1) << 23;
 
-// When Winograd pays off (winograd_pays_off), from bench_conv2d's winograd-against-im2col runs: enough
-// tiles to amortise the weight transform (at batch 1 a 26x26 plane, 49 tiles, about broke even and 12x12
-// lost 4x; 288 tiles of 12x12 at batch 32 won 2.6x), edge tiles mostly inside the output (a 5x5 plane
-// uses 25 of 64 tile outputs and lost, 0.74x), and channels enough for the GEMMs (conv1's 3 lost).
-constexpr index_t kMinTiles = 192;
+// When Winograd pays off (winograd_pays_off), from bench_conv2d's winograd-against-gemm runs: enough
+// tiles to amortise the weight transform, whose cost per tile does not depend on the channel counts (at
+// batch 1: 169 tiles of a 52x52 plane won 2x, 49 tiles of 26x26 won 1.15x, 36 of 24x24 lost 1.3x, 9 of
+// 12x12 lost 3.5x; 288 tiles of 12x12 at batch 32 won 2.6x), edge tiles mostly inside the output (a 5x5
+// plane uses 25 of 64 tile outputs and lost, 0.74x), and channels enough for the GEMMs (conv1's 3 lost).
+constexpr index_t kMinTiles = 48;
 constexpr double kMinTileUse = 0.6;
 constexpr index_t kMinChannels = 16;
 
