@@ -1,8 +1,10 @@
-// Fast conv2d, per group, around the blocked gemm: output channels are the GEMM's rows, pixels its columns
-// and C*R*S its depth. No direction writes an im2col matrix for its input operand: Im2colPanels packs the
-// forward's B panels straight from x, Im2colPanelsTransposed the backward-weight's, and the forward's
-// epilogue (bias, BN as scale / shift, PReLU / ReLU) runs on each block of y while it is still in cache.
-// Backward-data multiplies w^T by dy into a column matrix and folds it back with col2im.
+// Fast conv2d. The forward and backward-data first ask conv2d_winograd.h whether Winograd F(4x4, 3x3)
+// pays off for the shape (3x3 stride-1 layers with enough tiles); everything else runs here, per group,
+// around the blocked gemm: output channels are the GEMM's rows, pixels its columns and C*R*S its depth.
+// No direction writes an im2col matrix for its input operand: Im2colPanels packs the forward's B panels
+// straight from x, Im2colPanelsTransposed the backward-weight's, and the forward's epilogue (bias, BN as
+// scale / shift, PReLU / ReLU) runs on each block of y while it is still in cache. Backward-data
+// multiplies w^T by dy into a column matrix and folds it back with col2im.
 //
 // Samples are processed in chunks. A chunk's columns sit side by side (chunk*P*Q of them), so one GEMM
 // covers the chunk: late layers with tiny P*Q (5x5 = 25 columns would waste 22% of a 16-wide tile and pay
@@ -11,14 +13,15 @@
 // (K, chunk*P*Q) buffer because NCHW puts each sample's K planes apart.
 // 1x1 stride-1 unpadded convs need no im2col at all: x itself is the (C, H*W) column matrix.
 //
-// Layout: NCHW. With channels as rows and pixels as columns a sample's output plane is the GEMM's C block
-// as it is (no transpose on the way out) and an im2col panel is a run of one input row, so packing reads x
-// sequentially. Measured, the forward's GEMMs run at 74 GFLOP/s per core of a 78 peak on 64-channel 3x3
-// layers; a channel-blocked layout (NCHW8c) would mainly help the late layers, where chunking already
-// keeps the GEMMs wide. Every op of libnn speaks NCHW, like PyTorch's state and references.
+// Layout: NCHW, as every op of libnn and PyTorch's state and references. With channels as rows and pixels
+// as columns a sample's output plane is the GEMM's C block as it is (no transpose on the way out) and an
+// im2col panel is a run of one input row, so packing reads x sequentially; bench/README.md has the rates
+// per layer. A channel-blocked layout (NCHW8c, oneDNN's) was not tried: it would let a direct convolution
+// skip the packing (about a sixth of the batch-1 forward), at the price of a layout conversion around
+// every op that is not a conv.
 //
-// Parallelism: the GEMMs thread themselves; the memory-bound loops around them (col2im, staging) use
-// OpenMP over rows / planes.
+// Parallelism: the GEMMs thread themselves, or, with several one-sample GEMMs, threads take whole samples;
+// the memory-bound loops around them (col2im, staging) use OpenMP over rows / planes.
 #include "kernels/cpu/conv2d.h"
 
 #include <algorithm>
