@@ -25,6 +25,12 @@ std::vector<T> random_vector(std::size_t n, unsigned seed, double lo = -1.0, dou
   return v;
 }
 
+// n NaNs: an output buffer that an "assigned, not accumulated" kernel must overwrite entirely.
+template <typename T>
+std::vector<T> poisoned(std::int64_t n) {
+  return std::vector<T>(std::size_t(n), std::numeric_limits<T>::quiet_NaN());
+}
+
 template <typename T>
 std::vector<T> abs_of(const std::vector<T>& v) {
   std::vector<T> a(v.size());

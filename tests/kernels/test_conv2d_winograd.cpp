@@ -21,14 +21,10 @@ using kern::Conv2dParams;
 using kern::index_t;
 using kern_test::abs_of;
 using kern_test::check_close;
+using kern_test::poisoned;
 using kern_test::random_vector;
 
 namespace {
-
-template <typename T>
-std::vector<T> poisoned(index_t n) {
-  return std::vector<T>(std::size_t(n), std::numeric_limits<T>::quiet_NaN());
-}
 
 template <typename T>
 void check_winograd(const Conv2dParams& p, unsigned seed, bool supply_workspace) {
