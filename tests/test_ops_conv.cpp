@@ -2,6 +2,8 @@
 // frozen weights, and argument errors. PyTorch parity is in test_ops_parity.cpp.
 #include <doctest/doctest.h>
 
+#include "libnn/autograd/grad_mode.h"
+#include "libnn/core/rng.h"
 #include "libnn/ops/conv.h"
 #include "tests/support/gradcheck.h"
 
@@ -74,4 +76,28 @@ TEST_CASE("conv2d/float_matches_double") {
   double worst = 0;
   for (std::size_t i = 0; i < y64.size(); ++i) worst = std::max(worst, std::abs(y64[i] - y32[i]));
   CHECK(worst < 1e-4);  // 144-term dot products of N(0,1) values: f32 error ~ 1e-6 * sqrt(144) * 12
+}
+
+TEST_CASE("conv2d_fused/inference_only_and_checked_arguments") {
+  Generator gen(5);
+  const Tensor x = Tensor::normal({1, 2, 5, 5}, 0.0, 1.0, gen), w = Tensor::normal({3, 2, 3, 3}, 0.0, 1.0, gen);
+  ops::ConvEpilogue e;
+  e.act = ops::Activation::prelu;
+  e.slope = Tensor::full({3}, 0.25);
+  {
+    NoGradGuard no_grad;
+    CHECK(ops::conv2d_fused(x, w, {.padding = 1}, e).shape() == Shape{1, 3, 5, 5});
+    ops::ConvEpilogue wrong = e;
+    wrong.slope = Tensor::full({2}, 0.25);
+    CHECK_THROWS_WITH_AS(ops::conv2d_fused(x, w, {}, wrong), doctest::Contains("slope must be (3) or (1)"), Error);
+    wrong = e;
+    wrong.scale = Tensor::ones({4});
+    CHECK_THROWS_WITH_AS(ops::conv2d_fused(x, w, {}, wrong), doctest::Contains("scale must be (3)"), Error);
+    wrong = e;
+    wrong.slope = Tensor();
+    CHECK_THROWS_WITH_AS(ops::conv2d_fused(x, w, {}, wrong), doctest::Contains("PReLU needs its slope"), Error);
+  }
+  Tensor leaf = x.clone();
+  leaf.set_requires_grad(true);
+  CHECK_THROWS_WITH_AS(ops::conv2d_fused(leaf, w, {}, e), doctest::Contains("inference only"), Error);
 }
