@@ -1,5 +1,8 @@
-// conv2d on the CPU: forward, backward-data and backward-weight (+ bias), each as im2col / col2im around
-// the blocked gemm, beside the direct 7-loop references that are the spec.
+// conv2d on the CPU: forward, backward-data and backward-weight (+ bias), beside the direct 7-loop
+// references that are the spec. The fast paths: the blocked gemm on im2col panels packed straight from
+// the input (col2im for backward-data), or, for 3x3 stride-1 layers where it pays off, Winograd
+// F(4x4, 3x3) (conv2d_winograd.h), chosen per shape; results then differ from the GEMM path's by a few
+// float roundings per term, and an Inf / NaN input spreads over its 4x4 output tile.
 //
 // Shapes (Conv2dParams p, contiguous row-major):
 //   x (N, C, H, W)   w (K, C/groups, R, S)   bias, db (K)   y, dy (N, K, P, Q)
@@ -12,8 +15,9 @@
 //           when it is not null.
 // Workspace: a caller-supplied scratch of at least conv2d_workspace_size(p) elements of T (the forward:
 // conv2d_forward_workspace_size) makes a call allocation-free; with workspace == nullptr the kernel
-// allocates its own. The scratch holds im2col columns (backward) and staged outputs for a chunk of
-// samples, so its size is bounded (about max(C*R*S*P*Q, 4 Mi) elements) rather than growing with N.
+// allocates its own. The scratch holds im2col columns (backward-data), staged outputs for a chunk of
+// samples, or Winograd's transformed weights and one chunk of tiles, so its size is bounded (about
+// max(C*R*S*P*Q, 4 Mi) elements, or 36*K*C plus 8 Mi for Winograd) rather than growing with N.
 #pragma once
 
 #include "kernels/params.h"
