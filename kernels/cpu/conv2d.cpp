@@ -42,6 +42,10 @@ constexpr index_t kTargetCols = 512;
 constexpr index_t kChunkBudget = index_t(1) << 22;
 // Samples are shared out among threads when each is at least this much work.
 constexpr double kMinSampleFlops = 1e6;
+// The padded forward (PaddedPlan) for output rows narrower than this, computing at most this many times
+// the useful columns.
+constexpr index_t kMaxPaddedQ = 32;
+constexpr double kMaxPaddedWaste = 1.2;
 
 template <typename T>
 void check_epilogue(const Conv2dParams& p, const ConvEpilogue<T>& e) {
@@ -75,6 +79,33 @@ struct Plan {
   }
   index_t workspace() const { return col_elems + stage_elems; }
 };
+
+// The forward of a stride-1 conv with narrow output rows (IR-50's 14x14 and 28x28 layers at batch 1) on a
+// zero-padded copy of x: with Wp = W + 2 * pad_w, the im2col row of kernel tap (c, r, s) over all P output
+// rows, each computed Wp wide, is one contiguous run of the padded plane, so packing is plain copies where
+// Im2colPanels would cut runs of Q (14) at every row end and panel edge and clamp each one. The Wp - Q
+// extra columns per row are computed and dropped, so this pays only where they are few (kMaxPaddedWaste).
+struct PaddedPlan {
+  index_t Hp, Wp, cols;  // padded input plane; GEMM columns per sample: P rows of Wp
+  index_t chunk, xpad_elems, stage_elems;
+
+  explicit PaddedPlan(const Conv2dParams& p) {
+    Hp = p.H + 2 * p.pad_h, Wp = p.W + 2 * p.pad_w, cols = p.P() * Wp;
+    const index_t per_sample = p.C * Hp * Wp + p.K * cols;
+    chunk = std::min(p.N, (kTargetCols + cols - 1) / cols);
+    chunk = std::max<index_t>(1, std::min(chunk, kChunkBudget / per_sample));
+    // The last tap's run of the last plane reads (S - 1) * dil_w past the padded planes.
+    xpad_elems = chunk * p.C * Hp * Wp + (p.S - 1) * p.dil_w;
+    stage_elems = p.K * chunk * cols;
+  }
+  index_t workspace() const { return xpad_elems + stage_elems; }
+};
+
+bool padded_pays_off(const Conv2dParams& p) {
+  const bool pointwise = p.R == 1 && p.S == 1 && p.pad_h == 0 && p.pad_w == 0;
+  return p.stride_h == 1 && p.stride_w == 1 && !pointwise && p.Q() < kMaxPaddedQ &&
+         double(p.W + 2 * p.pad_w) <= kMaxPaddedWaste * double(p.Q());
+}
 
 // Either the caller's scratch or our own.
 template <typename T>
@@ -201,6 +232,52 @@ void finish_outputs(const ConvEpilogue<T>& e, index_t k, T* v, index_t n) {
   }
 }
 
+// op(B) for PaddedPlan: row (c*R + r)*S + s, column i*cols + pp*Wp + q of group c0's samples in xpad.
+template <typename T>
+class PaddedPanels final : public GemmBSource<T> {
+ public:
+  PaddedPanels(const Conv2dParams& p, const PaddedPlan& plan, const T* xpad, index_t c0)
+      : p_(p), plan_(plan), xpad_(xpad), c0_(c0) {}
+
+  void pack(index_t k0, index_t j0, index_t kc, index_t nc, int nr, T* dst) const override {
+    // Where each panel's columns start in a sample's padded planes; a panel that straddles two samples
+    // (rare: only at sample boundaries) is copied column by column.
+    struct Panel {
+      index_t src, j, n;  // offset of its first column in xpad (less the tap's), that column, its width
+      bool split;
+    };
+    thread_local std::vector<Panel> panels;
+    panels.clear();
+    const index_t plane = plan_.Hp * plan_.Wp, sample = p_.C * plane;
+    for (index_t j = j0; j < j0 + nc; j += nr) {
+      const index_t n = std::min<index_t>(nr, j0 + nc - j), i = j / plan_.cols, within = j % plan_.cols;
+      panels.push_back({i * sample + within, j, n, within + n > plan_.cols});
+    }
+    const index_t RS = p_.R * p_.S;
+    for (index_t k = 0; k < kc; ++k) {
+      const index_t row = k0 + k, c = c0_ + row / RS, r = row / p_.S % p_.R, s = row % p_.S;
+      const T* src = xpad_ + c * plane + r * p_.dil_h * plan_.Wp + s * p_.dil_w;
+      T* d = dst + k * nr;
+      for (const Panel& panel : panels) {
+        if (!panel.split) {
+          copy_short(src + panel.src, d, panel.n);
+        } else {
+          for (index_t j = panel.j; j < panel.j + panel.n; ++j)
+            d[j - panel.j] = src[j / plan_.cols * sample + j % plan_.cols];
+        }
+        std::fill(d + panel.n, d + nr, T(0));
+        d += kc * nr;
+      }
+    }
+  }
+
+ private:
+  const Conv2dParams& p_;
+  const PaddedPlan& plan_;
+  const T* xpad_;
+  index_t c0_;
+};
+
 // Rows of the GEMM's C are output channels k0, k0 + 1, ...
 template <typename T>
 class ChannelEpilogue final : public GemmEpilogue<T> {
@@ -280,10 +357,12 @@ const T* chunk_output_rows(const Conv2dParams& p, const Plan& plan, const T* dy,
 
 index_t conv2d_workspace_size(const Conv2dParams& p) {
   const bool winograd = winograd_pays_off(p, false) || winograd_pays_off(p, true);
-  return std::max(Plan(p).workspace(), winograd ? conv2d_winograd_workspace_size(p) : 0);
+  return std::max({Plan(p).workspace(), winograd ? conv2d_winograd_workspace_size(p) : 0,
+                   conv2d_forward_workspace_size(p)});
 }
 index_t conv2d_forward_workspace_size(const Conv2dParams& p) {
-  return std::max(Plan(p).stage_elems, winograd_pays_off(p, false) ? conv2d_winograd_workspace_size(p) : 0);
+  if (winograd_pays_off(p, false)) return conv2d_winograd_workspace_size(p);
+  return padded_pays_off(p) ? PaddedPlan(p).workspace() : Plan(p).stage_elems;
 }
 
 template <typename T>
@@ -302,6 +381,7 @@ void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, cons
                              T* workspace) {
   check_params(p, "conv2d_forward");
   check_epilogue(p, e);
+  if (padded_pays_off(p)) return forward_padded(p, x, w, e, y, workspace);
   const Plan plan(p);
   Scratch<T> ws(workspace, plan.stage_elems);
   T* stage = ws.ptr;
@@ -339,6 +419,51 @@ void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, cons
     return;
   }
   for (index_t n0 = 0; n0 < p.N; n0 += plan.chunk) run_chunk(n0, std::min(plan.chunk, p.N - n0));
+}
+
+// The forward through PaddedPlan: per chunk, pad the samples, one GEMM per group into the stage, then
+// keep the first Q of every Wp columns and finish them into y.
+template <typename T>
+void forward_padded(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y, T* workspace) {
+  const PaddedPlan plan(p);
+  Scratch<T> ws(workspace, plan.workspace());
+  T* xpad = ws.ptr;
+  T* stage = ws.ptr + plan.xpad_elems;
+  const index_t G = p.groups, Kg = p.K / G, Cg = p.C / G, CgRS = Cg * p.R * p.S;
+  const index_t P = p.P(), Q = p.Q(), HW = p.H * p.W, plane = plan.Hp * plan.Wp;
+  std::fill(xpad + plan.xpad_elems - (p.S - 1) * p.dil_w, xpad + plan.xpad_elems, T(0));
+  for (index_t n0 = 0; n0 < p.N; n0 += plan.chunk) {
+    const index_t nb = std::min(plan.chunk, p.N - n0), ncols = nb * plan.cols;
+#pragma omp parallel for schedule(static) if (nb * p.C * plane >= kParallelMin)
+    for (index_t ic = 0; ic < nb * p.C; ++ic) {
+      const T* src = x + (n0 * p.C + ic) * HW;
+      T* dst = xpad + ic * plane;
+      std::fill(dst, dst + p.pad_h * plan.Wp, T(0));
+      for (index_t h = 0; h < p.H; ++h) {
+        T* row = dst + (p.pad_h + h) * plan.Wp;
+        std::fill(row, row + p.pad_w, T(0));
+        std::copy(src + h * p.W, src + (h + 1) * p.W, row + p.pad_w);
+        std::fill(row + p.pad_w + p.W, row + plan.Wp, T(0));
+      }
+      std::fill(dst + (p.pad_h + p.H) * plan.Wp, dst + plane, T(0));
+    }
+    for (index_t g = 0; g < G; ++g) {
+      GemmParams gp;
+      gp.M = Kg, gp.N = ncols, gp.K = CgRS;
+      const PaddedPanels<T> cols(p, plan, xpad, g * Cg);
+      gemm_cpu<T>(gp, w + g * Kg * CgRS, cols, T(0), stage + g * Kg * ncols);
+    }
+#pragma omp parallel for schedule(static) if (p.K * nb * P * Q >= kParallelMin)
+    for (index_t ki = 0; ki < p.K * nb; ++ki) {
+      const index_t k = ki / nb, i = ki % nb;
+      T* out = y + ((n0 + i) * p.K + k) * P * Q;
+      for (index_t pp = 0; pp < P; ++pp) {
+        const T* src = stage + k * ncols + i * plan.cols + pp * plan.Wp;
+        std::copy(src, src + Q, out + pp * Q);
+      }
+      finish_outputs(e, k, out, P * Q);
+    }
+  }
 }
 
 template <typename T>

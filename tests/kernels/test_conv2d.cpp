@@ -240,3 +240,34 @@ TEST_CASE("conv2d/forward_thread_independent") {
     });
   }
 }
+
+// Stride-1 convs with narrow output rows run on a zero-padded copy of x, computing each output row
+// W + 2 * pad_w wide (conv2d.cpp's PaddedPlan; used when that is at most 1.2x the output width Q < 32).
+// These shapes take that path: chunks of several samples whose panels straddle sample boundaries, groups,
+// dilation, a non-square kernel, unequal padding, and the epilogue.
+TEST_CASE_TEMPLATE("conv2d/padded_forward", T, float, double) {
+  struct Shape {
+    Conv2dParams p;
+    const char* what;
+  };
+  std::vector<Shape> shapes;
+  Conv2dParams a = conv(7, 8, 14, 14, 12, 3, 3);
+  a.pad_h = a.pad_w = 1;
+  a.has_bias = true;
+  shapes.push_back({a, "14x14 pad 1, 3 chunks"});
+  Conv2dParams b = conv(3, 6, 11, 20, 4, 3, 3);
+  b.pad_h = 1, b.pad_w = 2;
+  b.dil_h = b.dil_w = 2;
+  b.groups = 2;
+  shapes.push_back({b, "dilated, grouped, unequal padding"});
+  Conv2dParams c = conv(2, 5, 9, 26, 7, 2, 3);
+  c.pad_w = 1;
+  shapes.push_back({c, "2x3 kernel, no vertical padding"});
+  for (const Shape& s : shapes) {
+    INFO(s.what);
+    REQUIRE(s.p.Q() < 32);
+    REQUIRE(double(s.p.W + 2 * s.p.pad_w) <= 1.2 * double(s.p.Q()));
+    check_conv<T>(s.p, 400, true);
+    check_conv<T>(s.p, 401, false);
+  }
+}
