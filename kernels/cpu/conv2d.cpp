@@ -11,7 +11,8 @@
 // full packing per sample) get wide GEMMs, while early layers with large P*Q use chunk 1, whose GEMM reads
 // and writes the sample's planes in place. With chunk > 1, outputs (and dy) are staged in a
 // (K, chunk*P*Q) buffer because NCHW puts each sample's K planes apart.
-// 1x1 stride-1 unpadded convs need no im2col at all: x itself is the (C, H*W) column matrix.
+// 1x1 stride-1 unpadded convs need no im2col at all: x itself is the (C, H*W) column matrix. Stride-1
+// convs with narrow output rows take the padded forward (PaddedPlan).
 //
 // Layout: NCHW, as every op of libnn and PyTorch's state and references. With channels as rows and pixels
 // as columns a sample's output plane is the GEMM's C block as it is (no transpose on the way out) and an
