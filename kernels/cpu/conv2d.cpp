@@ -63,15 +63,20 @@ void check_params(const Conv2dParams& p, const char* op) {
                                 " P=" + std::to_string(p.P()) + " Q=" + std::to_string(p.Q()) + ")");
 }
 
+// 1x1, stride 1, no padding: x is already the column matrix.
+bool is_pointwise(const Conv2dParams& p) {
+  return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+}
+
 struct Plan {
   index_t PQ, CRS, chunk;
-  bool pointwise;  // 1x1, stride 1, no padding: x is already the column matrix
+  bool pointwise;  // is_pointwise(p)
   index_t col_elems, stage_elems;
 
   explicit Plan(const Conv2dParams& p) {
     PQ = p.P() * p.Q();
     CRS = p.C * p.R * p.S;
-    pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+    pointwise = is_pointwise(p);
     chunk = std::min<index_t>(p.N, (kTargetCols + PQ - 1) / PQ);
     while (chunk > 1 && (CRS + p.K) * chunk * PQ > kChunkBudget) --chunk;
     chunk = std::max<index_t>(chunk, 1);
@@ -103,8 +108,7 @@ struct PaddedPlan {
 };
 
 bool padded_pays_off(const Conv2dParams& p) {
-  const bool pointwise = p.R == 1 && p.S == 1 && p.pad_h == 0 && p.pad_w == 0;
-  return p.stride_h == 1 && p.stride_w == 1 && !pointwise && p.Q() < kMaxPaddedQ &&
+  return p.stride_h == 1 && p.stride_w == 1 && !is_pointwise(p) && p.Q() < kMaxPaddedQ &&
          double(p.W + 2 * p.pad_w) <= kMaxPaddedWaste * double(p.Q());
 }
 

@@ -92,17 +92,15 @@ Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, Module* act, const Tensor& x) 
     return act ? act->forward(y) : y;
   }
   // scale = gamma / sqrt(var + eps), shift = beta - mean * scale (+ the conv's bias, scaled), in double.
-  const index_t K = bn.weight.numel();
-  const Tensor gamma = bn.weight.to(DType::f64).contiguous(), beta = bn.bias.to(DType::f64).contiguous();
-  const Tensor mean = bn.running_mean.to(DType::f64).contiguous(), var = bn.running_var.to(DType::f64).contiguous();
-  const Tensor bias = conv.bias.defined() ? conv.bias.to(DType::f64).contiguous() : Tensor();
-  std::vector<double> scale(static_cast<std::size_t>(K)), shift(scale.size());
-  for (index_t k = 0; k < K; ++k) {
-    const double s = gamma.data<double>()[k] / std::sqrt(var.data<double>()[k] + bn.eps);
-    const double b = bias.defined() ? bias.data<double>()[k] : 0.0;
-    scale[static_cast<std::size_t>(k)] = s;
-    shift[static_cast<std::size_t>(k)] = beta.data<double>()[k] + (b - mean.data<double>()[k]) * s;
+  const std::vector<double> gamma = bn.weight.to_vector(), beta = bn.bias.to_vector();
+  const std::vector<double> mean = bn.running_mean.to_vector(), var = bn.running_var.to_vector();
+  const std::vector<double> bias = conv.bias.defined() ? conv.bias.to_vector() : std::vector<double>(gamma.size());
+  std::vector<double> scale(gamma.size()), shift(gamma.size());
+  for (std::size_t k = 0; k < gamma.size(); ++k) {
+    scale[k] = gamma[k] / std::sqrt(var[k] + bn.eps);
+    shift[k] = beta[k] + (bias[k] - mean[k]) * scale[k];
   }
+  const index_t K = bn.weight.numel();
   ops::ConvEpilogue e;
   e.scale = Tensor::from_vector({K}, scale, x.dtype());
   e.shift = Tensor::from_vector({K}, shift, x.dtype());
