@@ -11,7 +11,7 @@ __global__ void fill_kernel(float* dst, std::size_t n, float value) {
 }
 }  // namespace
 
-void fill_cuda(float* dst, std::size_t n, float value, CUstream_st* stream) {
+void fill_cuda(float* dst, std::size_t n, float value, Stream stream) {
   if (n == 0) return;
   constexpr int kThreads = 256;
   const std::size_t blocks = (n + kThreads - 1) / kThreads;

@@ -4,11 +4,11 @@
 
 #include <cstddef>
 
-struct CUstream_st;
+#include "kernels/cuda/stream.h"
 
 namespace kern {
 
 // dst[i] = value for i < n. dst is device memory; stream nullptr = the default stream.
-void fill_cuda(float* dst, std::size_t n, float value, CUstream_st* stream);
+void fill_cuda(float* dst, std::size_t n, float value, Stream stream);
 
 }  // namespace kern
