@@ -43,6 +43,11 @@ struct ConvEpilogue {
   index_t slope_count = 0;
 };
 
+// How a GPU conv or GEMM on f32 data multiplies (the CPU always uses fp32). fp32: ordinary FMAs, exact to
+// about 1e-6; tf32: tensor cores with 10-bit mantissa operands and fp32 accumulation (~1e-3, PyTorch's
+// allow_tf32); bf16: operands rounded to bfloat16, fp32 accumulation (~1e-2, the mixed-precision mode).
+enum class MathMode { fp32, tf32, bf16 };
+
 // max_pool2d / avg_pool2d, floor mode: x (N, C, H, W) -> y (N, C, P, Q).
 struct Pool2dParams {
   index_t N = 1, C = 1, H = 1, W = 1;
