@@ -212,6 +212,18 @@ void sum_squares_cpu(index_t n, const T* x, T* out) {
   *out = T(blocked_sum(n, x, [](T v) { return double(v) * double(v); }));
 }
 
+template <typename T>
+void plane_add_forward_cpu(index_t planes, index_t HW, const T* x, const T* s, T* y) {
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelMin)
+  for (index_t i = 0; i < planes; ++i) add_scalar_cpu(HW, x + i * HW, s[i], y + i * HW);
+}
+
+template <typename T>
+void plane_sum_cpu(index_t planes, index_t HW, const T* x, T* y) {
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelMin)
+  for (index_t i = 0; i < planes; ++i) sum_cpu(HW, x + i * HW, y + i);
+}
+
 #define KERN_INSTANTIATE(T)                                                                          \
   template void add_cpu<T>(index_t, const T*, const T*, T*);                                         \
   template void sub_cpu<T>(index_t, const T*, const T*, T*);                                         \
@@ -237,7 +249,9 @@ void sum_squares_cpu(index_t n, const T* x, T* out) {
   template void dropout_forward_cpu<T>(index_t, double, const T*, const std::uint8_t*, T*);          \
   template void dropout_backward_cpu<T>(index_t, double, const T*, const std::uint8_t*, T*);         \
   template void sum_cpu<T>(index_t, const T*, T*);                                                   \
-  template void sum_squares_cpu<T>(index_t, const T*, T*);
+  template void sum_squares_cpu<T>(index_t, const T*, T*);                                           \
+  template void plane_add_forward_cpu<T>(index_t, index_t, const T*, const T*, T*);                  \
+  template void plane_sum_cpu<T>(index_t, index_t, const T*, T*);
 KERN_INSTANTIATE(float)
 KERN_INSTANTIATE(double)
 #undef KERN_INSTANTIATE

@@ -102,4 +102,13 @@ void sum_cpu(index_t n, const T* x, T* out);
 template <typename T>
 void sum_squares_cpu(index_t n, const T* x, T* out);
 
+// x, y (planes, HW), s (planes): y = x + s[plane], a (N, C, 1, 1) bias added to (N, C, H, W).
+// y may alias x.
+template <typename T>
+void plane_add_forward_cpu(index_t planes, index_t HW, const T* x, const T* s, T* y);
+
+// y (planes) = the sum of each plane of x (planes, HW), as sum_cpu sums one: the bias gradient.
+template <typename T>
+void plane_sum_cpu(index_t planes, index_t HW, const T* x, T* y);
+
 }  // namespace kern

@@ -19,7 +19,19 @@ void free_host_pinned(void*) {}
 void copy_host_to_device(void*, const void*, std::size_t) { no_cuda("copy to cuda"); }
 void copy_device_to_host(void*, const void*, std::size_t) { no_cuda("copy from cuda"); }
 void copy_device_to_device(void*, const void*, std::size_t) { no_cuda("cuda copy"); }
+void copy_host_to_device_async(void*, const void*, std::size_t, kern::Stream, std::shared_ptr<const void>) {
+  no_cuda("async copy to cuda");
+}
 void synchronize() { no_cuda("cuda synchronize"); }
-void fill_f32(float*, std::size_t, float) { no_cuda("fill"); }
+
+Stream::Stream() { no_cuda("cuda stream"); }
+Stream::~Stream() = default;
+void Stream::synchronize() const { no_cuda("cuda stream synchronize"); }
+void Stream::wait_for(kern::Stream) const { no_cuda("cuda stream wait"); }
+kern::Stream current_stream() { return nullptr; }
+void current_stream_wait_for(kern::Stream) { no_cuda("cuda stream wait"); }
+StreamGuard::StreamGuard(const Stream&) : previous_(nullptr) { no_cuda("cuda stream guard"); }
+StreamGuard::~StreamGuard() = default;
+void no_kernel(const char* op) { no_cuda(op); }
 
 }  // namespace nn::cuda

@@ -22,6 +22,10 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  // Page-locked host memory, which the GPU can copy from asynchronously.
+  bool pinned() const {
+    return device_.is_cpu() && allocator_ == &pinned_host_allocator() && allocator_ != &allocator_for(device_);
+  }
 
  private:
   std::size_t nbytes_;

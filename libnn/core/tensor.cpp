@@ -4,8 +4,12 @@
 #include <cstring>
 #include <iomanip>
 
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/copy.h"
+#include "kernels/cuda/elementwise.h"
 #include "libnn/autograd/node.h"
 #include "libnn/core/cuda_runtime.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/core/rng.h"
 
 namespace nn {
@@ -63,6 +67,82 @@ void gather_contiguous_cpu(const Tensor& src, void* dst) {
         std::memcpy(out + i * esize, base + (off + i * inner_stride) * esize, esize);
     }
   }
+}
+
+// The CUDA twins of gather_contiguous_cpu and of copy_'s strided scatter: the kernel moves elements as
+// unsigned words of the dtype's size.
+kern::StridedLayout strided_layout(const Tensor& t) {
+  kern::StridedLayout l;
+  NN_CHECK(t.dim() <= kern::StridedLayout::kMaxDims, "strided copy on ", t.device(), ": at most ",
+           kern::StridedLayout::kMaxDims, " dimensions, got ", t.describe());
+  l.ndim = t.dim();
+  for (int d = 0; d < t.dim(); ++d) {
+    l.shape[d] = t.shape()[d];
+    l.strides[d] = t.strides()[d];
+  }
+  return l;
+}
+
+template <typename Fn>
+void by_element_size(DType t, Fn&& fn) {
+  switch (dtype_size(t)) {
+    case 1: return fn.template operator()<std::uint8_t>();
+    case 2: return fn.template operator()<std::uint16_t>();
+    case 4: return fn.template operator()<std::uint32_t>();
+    default: return fn.template operator()<std::uint64_t>();
+  }
+}
+
+void gather_contiguous_cuda(const Tensor& src, void* dst) {
+#if NN_WITH_CUDA
+  by_element_size(src.dtype(), [&]<typename E>() {
+    kern::gather_strided_cuda(strided_layout(src), static_cast<const E*>(src.raw_data()), static_cast<E*>(dst),
+                              cuda::current_stream());
+  });
+#else
+  (void)src, (void)dst;
+  cuda::no_kernel("contiguous");
+#endif
+}
+
+void scatter_strided_cuda(const void* src, const Tensor& dst) {
+#if NN_WITH_CUDA
+  by_element_size(dst.dtype(), [&]<typename E>() {
+    kern::scatter_strided_cuda(strided_layout(dst), static_cast<const E*>(src), static_cast<E*>(dst.raw_data()),
+                               cuda::current_stream());
+  });
+#else
+  (void)src, (void)dst;
+  cuda::no_kernel("copy_");
+#endif
+}
+
+// dtype conversion on the GPU, between f32, f64 and bf16 (bf16 passed as its bits).
+void convert_cuda(const Tensor& src, const Tensor& dst) {
+#if NN_WITH_CUDA
+  auto run = [&]<typename From>() {
+    auto to = [&]<typename To>() {
+      kern::convert_cuda(src.numel(), static_cast<const From*>(src.raw_data()), static_cast<To*>(dst.raw_data()),
+                         cuda::current_stream());
+    };
+    switch (dst.dtype()) {
+      case DType::f32: return to.template operator()<float>();
+      case DType::f64: return to.template operator()<double>();
+      case DType::bf16: return to.template operator()<std::uint16_t>();
+      default: break;
+    }
+    throw Error(str("to(", dtype_name(dst.dtype()), "): no conversion from ", src.describe()));
+  };
+  switch (src.dtype()) {
+    case DType::f32: return run.template operator()<float>();
+    case DType::f64: return run.template operator()<double>();
+    case DType::bf16: return run.template operator()<std::uint16_t>();
+    default: throw Error(str("to(", dtype_name(dst.dtype()), "): no conversion from ", src.describe()));
+  }
+#else
+  (void)src, (void)dst;
+  cuda::no_kernel("to(dtype)");
+#endif
 }
 
 void check_inplace_allowed(const Tensor& t, const char* op) {
@@ -164,8 +244,7 @@ double Tensor::item() const {
 
 Tensor Tensor::to(Device target) const {
   if (device() == target) return *this;
-  Tensor src = device().is_cpu() ? contiguous() : *this;
-  NN_CHECK(src.is_contiguous(), "to(", target, "): non-contiguous CUDA tensors are not supported yet");
+  Tensor src = contiguous();
   Tensor out = empty(shape(), dtype(), target);
   const std::size_t bytes = numel() * dtype_size(dtype());
   if (target.is_cuda() && src.device().is_cpu())
@@ -182,13 +261,30 @@ Tensor Tensor::to(Device target) const {
   return out;
 }
 
+Tensor Tensor::to(Device target, const cuda::Stream& stream) const {
+  NN_CHECK(device().is_cpu() && target.is_cuda(), "to(", target, ", stream): only host-to-device copies are "
+           "asynchronous, got ", describe());
+  NN_CHECK(is_contiguous() && impl()->storage->pinned(), "to(", target, ", stream): the source must be a "
+           "contiguous pinned tensor (Tensor::empty_pinned), got ", describe());
+  NN_CHECK(!requires_grad(), "to(", target, ", stream): the source must not require grad (", describe(), ")");
+  Tensor out = empty(shape(), dtype(), target);
+  // The copy must not overwrite memory that queued compute work still reads: the block may have been
+  // freed by the host while kernels using it are still queued on the compute stream.
+  stream.wait_for(cuda::current_stream());
+  cuda::copy_host_to_device_async(out.raw_data(), raw_data(), numel() * dtype_size(dtype()), stream.get(),
+                                  impl()->storage);
+  return out;
+}
+
 Tensor Tensor::to(DType target) const {
   if (dtype() == target) return *this;
-  NN_CHECK(device().is_cpu(), "to(", dtype_name(target), "): dtype conversion on ", device(), " is not supported yet");
   Tensor src = contiguous();
-  Tensor out = empty(shape(), target);
-  for (index_t i = 0; i < numel(); ++i)
-    store_from_double(out.raw_data(), target, i, load_as_double(src.raw_data(), src.dtype(), i));
+  Tensor out = empty(shape(), target, device());
+  if (device().is_cuda())
+    convert_cuda(src, out);
+  else
+    for (index_t i = 0; i < numel(); ++i)
+      store_from_double(out.raw_data(), target, i, load_as_double(src.raw_data(), src.dtype(), i));
   if (requires_grad() && autograd::GradMode::is_enabled() && is_floating(target)) {
     const DType from = dtype();
     autograd::record(out, "to_dtype", {*this},
@@ -220,22 +316,21 @@ Tensor& Tensor::copy_(const Tensor& src) {
       }
       std::memcpy(static_cast<char*>(raw_data()) + off * esize, in + i * esize, esize);
     }
-  } else {
-    NN_CHECK(is_contiguous(), "copy_: non-contiguous CUDA destination is not supported yet");
+  } else if (is_contiguous()) {
     cuda::copy_device_to_device(raw_data(), s.raw_data(), numel() * dtype_size(dtype()));
+  } else {
+    scatter_strided_cuda(s.raw_data(), *this);
   }
   return *this;
 }
 
 Tensor& Tensor::fill_(double value) {
   check_inplace_allowed(*this, "fill_");
-  if (device().is_cuda()) {
-    NN_CHECK(dtype() == DType::f32 && is_contiguous(), "fill_: on CUDA only contiguous f32 is supported yet, got ",
-             describe());
-    cuda::fill_f32(data<float>(), numel(), static_cast<float>(value));
+  if (device().is_cuda() && is_contiguous() && (dtype() == DType::f32 || dtype() == DType::f64)) {
+    dispatch_floating(dtype(), "fill_", [&]<typename T>() { NN_KERNEL(device(), fill, numel(), T(value), data<T>()); });
     return *this;
   }
-  if (is_contiguous()) {
+  if (device().is_cpu() && is_contiguous()) {
     const index_t n = numel();
     switch (dtype()) {
       case DType::f32: std::fill_n(data<float>(), n, static_cast<float>(value)); break;
@@ -245,6 +340,7 @@ Tensor& Tensor::fill_(double value) {
     }
     return *this;
   }
+  // Other dtypes on the GPU, and strided views: fill a contiguous host tensor and copy it over.
   return copy_(full(shape(), value, dtype()));
 }
 
@@ -281,9 +377,11 @@ Tensor contiguous_copy(const Tensor& t) {
     gather_contiguous_cpu(t, out.raw_data());
     return out;
   }
-  NN_CHECK(t.is_contiguous(), "contiguous: strided CUDA tensors are not supported yet (", t.describe(), ")");
   Tensor out = Tensor::empty(t.shape(), t.dtype(), t.device());
-  cuda::copy_device_to_device(out.raw_data(), t.raw_data(), t.numel() * dtype_size(t.dtype()));
+  if (t.is_contiguous())
+    cuda::copy_device_to_device(out.raw_data(), t.raw_data(), t.numel() * dtype_size(t.dtype()));
+  else
+    gather_contiguous_cuda(t, out.raw_data());
   return out;
 }
 }  // namespace detail

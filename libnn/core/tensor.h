@@ -21,6 +21,9 @@ namespace nn {
 namespace autograd {
 class Node;
 }
+namespace cuda {
+class Stream;
+}
 class Generator;
 
 struct TensorImpl {
@@ -94,6 +97,9 @@ class Tensor {
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(Device device) const;
+  // Asynchronous host-to-device copy of a contiguous pinned tensor on `stream` (the loader's copy stream),
+  // returning at once. Before the compute stream uses the result: cuda::current_stream_wait_for(stream).
+  Tensor to(Device device, const cuda::Stream& stream) const;
   Tensor to(DType dtype) const;
   Tensor detach() const;  // shares storage, cut from the graph
 

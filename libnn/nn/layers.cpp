@@ -102,8 +102,8 @@ Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, Module* act, const Tensor& x) 
   }
   const index_t K = bn.weight.numel();
   ops::ConvEpilogue e;
-  e.scale = Tensor::from_vector({K}, scale, x.dtype());
-  e.shift = Tensor::from_vector({K}, shift, x.dtype());
+  e.scale = Tensor::from_vector({K}, scale, x.dtype()).to(x.device());
+  e.shift = Tensor::from_vector({K}, shift, x.dtype()).to(x.device());
   e.act = prelu ? ops::Activation::prelu : act ? ops::Activation::relu : ops::Activation::none;
   if (prelu) e.slope = prelu->weight;
   return ops::conv2d_fused(x, conv.weight, conv.conv, e);

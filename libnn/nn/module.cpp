@@ -156,25 +156,38 @@ void Module::zero_grad() {
   for (const auto& t : parameters()) t.set_grad(Tensor());
 }
 
-void Module::to(DType dtype) {
-  auto convert = [dtype](const Tensor& t) {
-    if (!is_floating(t.dtype()) || t.dtype() == dtype) return;
-    NoGradGuard no_grad;
-    Tensor c = t.detach().to(dtype).contiguous();
+void Module::replace_tensors(const std::function<Tensor(const Tensor&)>& convert) {
+  NoGradGuard no_grad;
+  auto replace = [&](const Tensor& t) {
+    if (!t.defined()) return;
+    const Tensor c = convert(t.detach());
+    if (!c.defined()) return;
     // Swap the geometry and storage of the shared impl so every handle to it sees the new tensor.
     TensorImpl* impl = t.impl();
     impl->storage = c.impl()->storage;
     impl->offset = c.offset();
     impl->strides = c.strides();
-    impl->dtype = dtype;
+    impl->dtype = c.dtype();
     impl->grad.reset();
   };
   for (const auto& [name, m] : named_modules()) {
-    for (auto& [n, t] : m->params_)
-      if (t.defined()) convert(t);
-    for (auto& [n, t] : m->buffers_)
-      if (t.defined()) convert(t);
+    for (auto& [n, t] : m->params_) replace(t);
+    for (auto& [n, t] : m->buffers_) replace(t);
   }
+}
+
+void Module::to(DType dtype) {
+  replace_tensors([dtype](const Tensor& t) {
+    return is_floating(t.dtype()) && t.dtype() != dtype ? t.to(dtype).contiguous() : Tensor();
+  });
+}
+
+void Module::to(Device device) {
+  // Integer buffers (BatchNorm's num_batches_tracked) are host-side counters: bumping one on the GPU
+  // would cost a synchronisation per layer and step, so they stay on the CPU.
+  replace_tensors([device](const Tensor& t) {
+    return !is_floating(t.dtype()) || t.device() == device ? Tensor() : t.to(device);
+  });
 }
 
 void Module::collect_state(const std::string& prefix, StateDict& out) const {

@@ -11,6 +11,7 @@
 // optimizer holds, stay valid.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -76,6 +77,9 @@ class Module {
   void zero_grad();
   // Converts floating parameters and buffers to dtype in place (integer buffers stay); drops gradients.
   void to(DType dtype);
+  // Moves every floating parameter and buffer to device in place (same handles); drops gradients.
+  // Integer buffers (counters) stay on the CPU.
+  void to(Device device);
 
   // ---- state. state_dict() entries share storage with the module (detached views).
   StateDict state_dict() const;
@@ -87,6 +91,8 @@ class Module {
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name, const char* what) const;
+  // Replaces every defined parameter and buffer t, in place, by convert(t) when it returns a tensor.
+  void replace_tensors(const std::function<Tensor(const Tensor&)>& convert);
   void collect_state(const std::string& prefix, StateDict& out) const;
   void collect_modules(const std::string& prefix, std::vector<std::pair<std::string, Module*>>& out);
 

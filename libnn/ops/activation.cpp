@@ -3,7 +3,9 @@
 #include "libnn/ops/activation.h"
 
 #include "kernels/cpu/activation.h"
+#include "kernels/cuda/activation.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
@@ -11,26 +13,24 @@ namespace nn::ops {
 
 namespace {
 
-void check_input(const Tensor& x, const char* op) {
-  check_floating(x, op, "x");
-  check_cpu(x, op);
-}
+void check_input(const Tensor& x, const char* op) { check_floating(x, op, "x"); }
 
-// Runs a pointwise kernel (n, in, out) on a contiguous tensor of x's shape.
+// Runs a pointwise kernel (device, n, in, out) on a contiguous tensor of x's shape.
 template <typename Kernel>
 Tensor pointwise(const Tensor& x_in, const char* op, Kernel kernel) {
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  dispatch_floating(x.dtype(), op, [&]<typename T>() { kernel(x.numel(), x.data<T>(), y.data<T>()); });
+  dispatch_floating(x.dtype(), op, [&]<typename T>() { kernel(x.device(), x.numel(), x.data<T>(), y.data<T>()); });
   return y;
 }
 
-// dx = kernel(n, dy, y, dx): the backward of an activation that saved its output y.
+// dx = kernel(device, n, dy, y, dx): the backward of an activation that saved its output y.
 template <typename Kernel>
 Tensor pointwise_backward(const Tensor& dy_in, const Tensor& y, const char* op, Kernel kernel) {
   const Tensor dy = dy_in.contiguous();
   Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
-  dispatch_floating(y.dtype(), op, [&]<typename T>() { kernel(y.numel(), dy.data<T>(), y.data<T>(), dx.data<T>()); });
+  dispatch_floating(y.dtype(), op, [&]<typename T>() { kernel(y.device(), y.numel(), dy.data<T>(), y.data<T>(), dx.data<T>());
+  });
   return dx;
 }
 
@@ -38,12 +38,14 @@ Tensor pointwise_backward(const Tensor& dy_in, const Tensor& y, const char* op, 
 
 Tensor relu(const Tensor& x) {
   check_input(x, "relu");
-  Tensor y = pointwise(x, "relu", [](index_t n, const auto* in, auto* out) { kern::relu_forward_cpu(n, in, out); });
+  Tensor y = pointwise(x, "relu", [](Device d, index_t n, const auto* in, auto* out) {
+    NN_KERNEL(d, relu_forward, n, in, out);
+  });
   if (autograd::needs_grad({&x}))
     autograd::record(y, "relu", {x}, [y_saved = y.detach()](const Tensor& dy, const autograd::GradMask&) {
       return autograd::Grads{pointwise_backward(
           dy, y_saved, "relu_backward",
-          [](index_t n, const auto* d, const auto* yy, auto* dx) { kern::relu_backward_cpu(n, d, yy, dx); })};
+          [](Device d, index_t n, const auto* g, const auto* yy, auto* dx) { NN_KERNEL(d, relu_backward, n, g, yy, dx); })};
     });
   trace::record("relu", y, {&x}, static_cast<double>(x.numel()));
   return y;
@@ -52,12 +54,12 @@ Tensor relu(const Tensor& x) {
 Tensor sigmoid(const Tensor& x) {
   check_input(x, "sigmoid");
   Tensor y =
-      pointwise(x, "sigmoid", [](index_t n, const auto* in, auto* out) { kern::sigmoid_forward_cpu(n, in, out); });
+      pointwise(x, "sigmoid", [](Device d, index_t n, const auto* in, auto* out) { NN_KERNEL(d, sigmoid_forward, n, in, out); });
   if (autograd::needs_grad({&x}))
     autograd::record(y, "sigmoid", {x}, [y_saved = y.detach()](const Tensor& dy, const autograd::GradMask&) {
       return autograd::Grads{pointwise_backward(
           dy, y_saved, "sigmoid_backward",
-          [](index_t n, const auto* d, const auto* yy, auto* dx) { kern::sigmoid_backward_cpu(n, d, yy, dx); })};
+          [](Device d, index_t n, const auto* g, const auto* yy, auto* dx) { NN_KERNEL(d, sigmoid_backward, n, g, yy, dx); })};
     });
   trace::record("sigmoid", y, {&x}, 4.0 * x.numel());
   return y;
@@ -77,7 +79,7 @@ Tensor prelu(const Tensor& x_in, const Tensor& weight_in) {
   const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "prelu", [&]<typename T>() {
-    kern::prelu_forward_cpu(N, C, HW, num_weights, x.data<T>(), weight.data<T>(), y.data<T>());
+    NN_KERNEL(x.device(), prelu_forward, N, C, HW, num_weights, x.data<T>(), weight.data<T>(), y.data<T>());
   });
   if (autograd::needs_grad({&x_in, &weight_in}))
     autograd::record(y, "prelu", {x_in, weight_in},
@@ -86,8 +88,9 @@ Tensor prelu(const Tensor& x_in, const Tensor& weight_in) {
                        Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
                        Tensor dw = needs[1] ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
                        dispatch_floating(x.dtype(), "prelu_backward", [&]<typename T>() {
-                         kern::prelu_backward_cpu(N, C, HW, num_weights, dy.data<T>(), x.data<T>(), weight.data<T>(),
-                                                  needs[0] ? dx.data<T>() : nullptr, needs[1] ? dw.data<T>() : nullptr);
+                         NN_KERNEL(x.device(), prelu_backward, N, C, HW, num_weights, dy.data<T>(), x.data<T>(),
+                                   weight.data<T>(), needs[0] ? dx.data<T>() : nullptr,
+                                   needs[1] ? dw.data<T>() : nullptr);
                        });
                        return autograd::Grads{dx, dw};
                      });

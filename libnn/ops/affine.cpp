@@ -2,7 +2,9 @@
 #include "libnn/ops/affine.h"
 
 #include "kernels/cpu/affine.h"
+#include "kernels/cuda/affine.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
@@ -11,7 +13,6 @@ namespace nn::ops {
 Tensor channel_affine(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
   constexpr const char* op = "channel_affine";
   check_floating(x_in, op, "x");
-  check_cpu(x_in, op);
   check_floating(weight_in, op, "weight");
   check_same(x_in, weight_in, op);
   NN_CHECK(x_in.dim() >= 2, op, ": x must be (N, C, ...), got ", x_in.describe());
@@ -28,7 +29,7 @@ Tensor channel_affine(const Tensor& x_in, const Tensor& weight_in, const Tensor&
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), op, [&]<typename T>() {
-    kern::channel_affine_forward_cpu(N, C, HW, x.data<T>(), weight.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+    NN_KERNEL(x.device(), channel_affine_forward, N, C, HW, x.data<T>(), weight.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
                                      y.data<T>());
   });
   if (autograd::needs_grad({&x_in, &weight_in, &bias_in}))
@@ -39,7 +40,7 @@ Tensor channel_affine(const Tensor& x_in, const Tensor& weight_in, const Tensor&
           Tensor dw = needs[1] ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
           Tensor db = needs[2] ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
           dispatch_floating(x.dtype(), "channel_affine_backward", [&]<typename T>() {
-            kern::channel_affine_backward_cpu(N, C, HW, dy.data<T>(), x.data<T>(), weight.data<T>(),
+            NN_KERNEL(dy.device(), channel_affine_backward, N, C, HW, dy.data<T>(), x.data<T>(), weight.data<T>(),
                                               needs[0] ? dx.data<T>() : nullptr, needs[1] ? dw.data<T>() : nullptr,
                                               needs[2] ? db.data<T>() : nullptr);
           });

@@ -9,7 +9,9 @@
 #include "libnn/ops/arith.h"
 
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
@@ -23,7 +25,6 @@ void check_pair(const Tensor& a, const Tensor& b, const char* op) {
   check_floating(a, op, "a");
   check_floating(b, op, "b");
   check_same(a, b, op);
-  check_cpu(a, op);
 }
 
 void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
@@ -49,7 +50,7 @@ Tensor expand_channels(const Tensor& b, index_t N) {
   const index_t C = bc.size(1);
   Tensor out = Tensor::empty({N, C}, bc.dtype(), bc.device());
   dispatch_floating(bc.dtype(), "expand_channels", [&]<typename T>() {
-    for (index_t n = 0; n < N; ++n) kern::copy_cpu(C, bc.data<T>(), out.data<T>() + n * C);
+    for (index_t n = 0; n < N; ++n) NN_KERNEL(bc.device(), copy, C, bc.data<T>(), out.data<T>() + n * C);
   });
   return out;
 }
@@ -60,30 +61,28 @@ Tensor reduce_channels(const Tensor& g, const Shape& b_shape) {
   const index_t N = g.size(0), C = g.size(1);
   Tensor out = Tensor::zeros(b_shape, g.dtype(), g.device());
   dispatch_floating(g.dtype(), "reduce_channels", [&]<typename T>() {
-    for (index_t n = 0; n < N; ++n) kern::axpy_cpu(C, T(1), g.data<T>() + n * C, out.data<T>());
+    for (index_t n = 0; n < N; ++n) NN_KERNEL(g.device(), axpy, C, T(1), g.data<T>() + n * C, out.data<T>());
   });
   return out;
 }
 
-// out = kernel(n, a, b, out) over contiguous operands of equal shape.
+// out = kernel(device, n, a, b, out) over contiguous operands of equal shape.
 template <typename Kernel>
 Tensor binary(const Tensor& a_in, const Tensor& b_in, const char* op, Kernel kernel) {
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch_floating(a.dtype(), op, [&]<typename T>() { kernel(a.numel(), a.data<T>(), b.data<T>(), out.data<T>()); });
+  dispatch_floating(a.dtype(), op, [&]<typename T>() { kernel(a.device(), a.numel(), a.data<T>(), b.data<T>(), out.data<T>());
+  });
   return out;
 }
 
-// y (N, C, HW) = x + s[n, c], one plane at a time.
+// y (N, C, HW) = x + s[n, c].
 Tensor channel_add(const Tensor& x_in, const Tensor& s) {
   const Tensor x = x_in.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   const index_t planes = x.size(0) * x.size(1), HW = x.size(2) * x.size(3);
   dispatch_floating(x.dtype(), "add", [&]<typename T>() {
-    const T *px = x.data<T>(), *ps = s.data<T>();
-    T* py = out.data<T>();
-#pragma omp parallel for schedule(static) if (planes * HW >= 32768)
-    for (index_t i = 0; i < planes; ++i) kern::add_scalar_cpu(HW, px + i * HW, ps[i], py + i * HW);
+    NN_KERNEL(x.device(), plane_add_forward, planes, HW, x.data<T>(), s.data<T>(), out.data<T>());
   });
   return out;
 }
@@ -94,10 +93,7 @@ Tensor plane_sums(const Tensor& dy_in) {
   const index_t planes = dy.size(0) * dy.size(1), HW = dy.size(2) * dy.size(3);
   Tensor out = Tensor::empty({dy.size(0), dy.size(1)}, dy.dtype(), dy.device());
   dispatch_floating(dy.dtype(), "add", [&]<typename T>() {
-    const T* pd = dy.data<T>();
-    T* po = out.data<T>();
-#pragma omp parallel for schedule(static) if (planes * HW >= 32768)
-    for (index_t i = 0; i < planes; ++i) kern::sum_cpu(HW, pd + i * HW, po + i);
+    NN_KERNEL(dy.device(), plane_sum, planes, HW, dy.data<T>(), out.data<T>());
   });
   return out;
 }
@@ -108,7 +104,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   const Broadcast mode = classify(a, b, "add");
   Tensor out =
       mode == Broadcast::none
-          ? binary(a, b, "add", [](index_t n, const auto* x, const auto* y, auto* o) { kern::add_cpu(n, x, y, o); })
+          ? binary(a, b, "add", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, add, n, x, y, o); })
           : channel_add(a, expand_channels(b, a.size(0)));
   if (autograd::needs_grad({&a, &b})) {
     const Shape b_shape = b.shape();
@@ -124,7 +120,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   check_same_shape(a, b, "sub");
-  Tensor out = binary(a, b, "sub", [](index_t n, const auto* x, const auto* y, auto* o) { kern::sub_cpu(n, x, y, o); });
+  Tensor out = binary(a, b, "sub", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, sub, n, x, y, o); });
   if (autograd::needs_grad({&a, &b}))
     autograd::record(out, "sub", {a, b}, [](const Tensor& dy, const autograd::GradMask& needs) {
       return autograd::Grads{needs[0] ? dy : Tensor(), needs[1] ? mul_scalar(dy, -1.0) : Tensor()};
@@ -146,7 +142,7 @@ Tensor spatial_mul(const Tensor& a, const Tensor& b) {
   const index_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "mul", [&]<typename T>() {
-    kern::spatial_mul_forward_cpu(N, C, HW, x.data<T>(), s.data<T>(), out.data<T>());
+    NN_KERNEL(x.device(), spatial_mul_forward, N, C, HW, x.data<T>(), s.data<T>(), out.data<T>());
   });
   if (autograd::needs_grad({&a, &b}))
     autograd::record(out, "mul", {a, b}, [x, s](const Tensor& dy_in, const autograd::GradMask& needs) {
@@ -155,8 +151,8 @@ Tensor spatial_mul(const Tensor& a, const Tensor& b) {
       Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
       Tensor ds = needs[1] ? Tensor::empty(s.shape(), x.dtype(), x.device()) : Tensor();
       dispatch_floating(x.dtype(), "mul_backward", [&]<typename T>() {
-        kern::spatial_mul_backward_cpu(N, C, HW, dy.data<T>(), x.data<T>(), s.data<T>(),
-                                       needs[0] ? dx.data<T>() : nullptr, needs[1] ? ds.data<T>() : nullptr);
+        NN_KERNEL(x.device(), spatial_mul_backward, N, C, HW, dy.data<T>(), x.data<T>(), s.data<T>(),
+                  needs[0] ? dx.data<T>() : nullptr, needs[1] ? ds.data<T>() : nullptr);
       });
       return autograd::Grads{dx, ds};
     });
@@ -170,7 +166,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   const Broadcast mode = classify(a, b, "mul");
   if (mode == Broadcast::none) {
     Tensor out =
-        binary(a, b, "mul", [](index_t n, const auto* x, const auto* y, auto* o) { kern::mul_cpu(n, x, y, o); });
+        binary(a, b, "mul", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, mul, n, x, y, o); });
     if (autograd::needs_grad({&a, &b}))
       autograd::record(out, "mul", {a, b}, [a, b](const Tensor& dy, const autograd::GradMask& needs) {
         return autograd::Grads{needs[0] ? mul(dy, b) : Tensor(), needs[1] ? mul(dy, a) : Tensor()};
@@ -182,7 +178,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   const index_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "mul", [&]<typename T>() {
-    kern::channel_mul_forward_cpu(N, C, HW, x.data<T>(), s.data<T>(), out.data<T>());
+    NN_KERNEL(x.device(), channel_mul_forward, N, C, HW, x.data<T>(), s.data<T>(), out.data<T>());
   });
   if (autograd::needs_grad({&a, &b})) {
     const Shape b_shape = b.shape();
@@ -192,8 +188,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
       Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
       Tensor ds = needs[1] ? Tensor::empty({N, C}, x.dtype(), x.device()) : Tensor();
       dispatch_floating(x.dtype(), "mul_backward", [&]<typename T>() {
-        kern::channel_mul_backward_cpu(N, C, HW, dy.data<T>(), x.data<T>(), s.data<T>(),
-                                       needs[0] ? dx.data<T>() : nullptr, needs[1] ? ds.data<T>() : nullptr);
+        NN_KERNEL(x.device(), channel_mul_backward, N, C, HW, dy.data<T>(), x.data<T>(), s.data<T>(),
+                  needs[0] ? dx.data<T>() : nullptr, needs[1] ? ds.data<T>() : nullptr);
       });
       return autograd::Grads{dx, needs[1] ? reduce_channels(ds, b_shape) : Tensor()};
     });
@@ -204,11 +200,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor add_scalar(const Tensor& a_in, double s) {
   check_floating(a_in, "add_scalar", "a");
-  check_cpu(a_in, "add_scalar");
   const Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), "add_scalar", [&]<typename T>() {
-    kern::add_scalar_cpu(a.numel(), a.data<T>(), static_cast<T>(s), out.data<T>());
+    NN_KERNEL(a.device(), add_scalar, a.numel(), a.data<T>(), static_cast<T>(s), out.data<T>());
   });
   if (autograd::needs_grad({&a_in}))
     autograd::record(out, "add_scalar", {a_in},
@@ -218,11 +213,10 @@ Tensor add_scalar(const Tensor& a_in, double s) {
 
 Tensor mul_scalar(const Tensor& a_in, double s) {
   check_floating(a_in, "mul_scalar", "a");
-  check_cpu(a_in, "mul_scalar");
   const Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), "mul_scalar", [&]<typename T>() {
-    kern::mul_scalar_cpu(a.numel(), a.data<T>(), static_cast<T>(s), out.data<T>());
+    NN_KERNEL(a.device(), mul_scalar, a.numel(), a.data<T>(), static_cast<T>(s), out.data<T>());
   });
   if (autograd::needs_grad({&a_in}))
     autograd::record(out, "mul_scalar", {a_in},
@@ -232,10 +226,11 @@ Tensor mul_scalar(const Tensor& a_in, double s) {
 
 Tensor sum(const Tensor& a_in) {
   check_floating(a_in, "sum", "a");
-  check_cpu(a_in, "sum");
   const Tensor a = a_in.contiguous();
-  Tensor out = Tensor::empty({}, a.dtype());
-  dispatch_floating(a.dtype(), "sum", [&]<typename T>() { kern::sum_cpu(a.numel(), a.data<T>(), out.data<T>()); });
+  Tensor out = Tensor::empty({}, a.dtype(), a.device());
+  dispatch_floating(a.dtype(), "sum", [&]<typename T>() {
+    NN_KERNEL(a.device(), sum, a.numel(), a.data<T>(), out.data<T>());
+  });
   if (autograd::needs_grad({&a_in})) {
     const Shape shape = a_in.shape();
     autograd::record(out, "sum", {a_in}, [shape](const Tensor& dy, const autograd::GradMask&) {
@@ -255,7 +250,7 @@ void add_(Tensor& acc, const Tensor& b_in, double alpha) {
   NN_CHECK(acc.is_contiguous(), "add_: destination must be contiguous, got ", acc.describe());
   const Tensor b = b_in.contiguous();
   dispatch_floating(acc.dtype(), "add_", [&]<typename T>() {
-    kern::axpy_cpu(acc.numel(), static_cast<T>(alpha), b.data<T>(), acc.data<T>());
+    NN_KERNEL(acc.device(), axpy, acc.numel(), static_cast<T>(alpha), b.data<T>(), acc.data<T>());
   });
 }
 

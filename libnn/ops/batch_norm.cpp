@@ -4,7 +4,11 @@
 #include "libnn/ops/batch_norm.h"
 
 #include "kernels/cpu/batch_norm.h"
+#include "kernels/cuda/batch_norm.h"
+#include "kernels/cuda/vendor.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/cuda_options.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
@@ -28,12 +32,19 @@ T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+bool use_cudnn(const Tensor& x) {
+  return x.device().is_cuda() && CudaOptions::current().batch_norm == ConvBackend::cudnn;
+}
+
+// cuDNN's spatial batch norm (name_cudnn) when CudaOptions asks for it, else ours on x's device.
+#define NN_BATCH_NORM_KERNEL(x, name, ...) \
+  (use_cudnn(x) ? NN_CUDA(name##_cudnn, __VA_ARGS__) : NN_KERNEL((x).device(), name, __VA_ARGS__))
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight_in,
                   const Tensor& bias_in, bool training, double momentum, double eps) {
   check_floating(x_in, kOp, "x");
-  check_cpu(x_in, kOp);
   NN_CHECK(x_in.dim() >= 2, kOp, ": x must be (N, C) or (N, C, H, W), got ", x_in.describe());
   const index_t N = x_in.size(0), C = x_in.size(1);
   kern::BatchNormParams p{
@@ -64,7 +75,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
     dispatch_floating(x.dtype(), kOp, [&]<typename T>() {
-      kern::batch_norm_forward_train_cpu(p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
+      NN_BATCH_NORM_KERNEL(x, batch_norm_forward_train, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
                                          save_mean.data<T>(), save_invstd.data<T>(), ptr_or_null<T>(running_mean),
                                          ptr_or_null<T>(running_var));
     });
@@ -76,7 +87,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
                          Tensor dw = needs[1] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
                          Tensor db = needs[2] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
                          dispatch_floating(x.dtype(), "batch_norm_backward", [&]<typename T>() {
-                           kern::batch_norm_backward_train_cpu(
+                           NN_BATCH_NORM_KERNEL(dy, batch_norm_backward_train, 
                                p, dy.data<T>(), x.data<T>(), ptr_or_null<T>(weight), save_mean.data<T>(),
                                save_invstd.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dw), ptr_or_null<T>(db));
                          });
@@ -92,7 +103,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
   const Tensor mean = grad ? running_mean.clone() : running_mean;
   const Tensor var = grad ? running_var.clone() : running_var;
   dispatch_floating(x.dtype(), kOp, [&]<typename T>() {
-    kern::batch_norm_forward_eval_cpu(p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), mean.data<T>(),
+    NN_BATCH_NORM_KERNEL(x, batch_norm_forward_eval, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), mean.data<T>(),
                                       var.data<T>(), y.data<T>());
   });
   if (grad)
@@ -103,7 +114,8 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
                        Tensor dw = needs[1] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
                        Tensor db = needs[2] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
                        dispatch_floating(x.dtype(), "batch_norm_backward", [&]<typename T>() {
-                         kern::batch_norm_backward_eval_cpu(p, dy.data<T>(), x.data<T>(), ptr_or_null<T>(weight),
+                         // cuDNN has no eval-mode backward: ours runs it whatever the backend.
+                         NN_KERNEL(dy.device(), batch_norm_backward_eval, p, dy.data<T>(), x.data<T>(), ptr_or_null<T>(weight),
                                                             mean.data<T>(), var.data<T>(), ptr_or_null<T>(dx),
                                                             ptr_or_null<T>(dw), ptr_or_null<T>(db));
                        });

@@ -34,9 +34,4 @@ inline void check_same(const Tensor& a, const Tensor& b, const char* op) {
   NN_CHECK(a.device() == b.device(), op, ": devices differ: ", a.describe(), " vs ", b.describe());
 }
 
-// Until the CUDA backend lands, ops state plainly that they run on the CPU only.
-inline void check_cpu(const Tensor& t, const char* op) {
-  NN_CHECK(t.device().is_cpu(), op, ": no CUDA kernel yet for ", t.describe());
-}
-
 }  // namespace nn::ops

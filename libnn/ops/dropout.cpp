@@ -6,25 +6,27 @@
 #include <cstdint>
 
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
 
 namespace {
 
+// Drawn on the host from the same counters whatever the device, so a GPU run drops the same elements.
 Tensor draw_mask(index_t n, double p, Generator& gen, Device device) {
-  Tensor mask = Tensor::empty({n}, DType::u8, device);
+  Tensor mask = Tensor::empty({n}, DType::u8);
   std::uint8_t* m = mask.data<std::uint8_t>();
   for_each_unit(n, gen, gen.reserve(philox_blocks(n)), [&](index_t i, double u) { m[i] = u >= p ? 1 : 0; });
-  return mask;
+  return mask.to(device);
 }
 
 }  // namespace
 
 Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   check_floating(x_in, "dropout", "x");
-  check_cpu(x_in, "dropout");
   NN_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability has to be between 0 and 1, but got ", p);
   if (!training || p == 0.0) return x_in;
 
@@ -33,14 +35,14 @@ Tensor dropout(const Tensor& x_in, double p, bool training, Generator& gen) {
   const Tensor mask = draw_mask(n, p, gen, x.device());  // (numel), 1 = keep
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "dropout", [&]<typename T>() {
-    kern::dropout_forward_cpu(n, p, x.data<T>(), mask.data<std::uint8_t>(), y.data<T>());
+    NN_KERNEL(x.device(), dropout_forward, n, p, x.data<T>(), mask.data<std::uint8_t>(), y.data<T>());
   });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "dropout", {x_in}, [p, mask](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
       dispatch_floating(dy.dtype(), "dropout_backward", [&]<typename T>() {
-        kern::dropout_backward_cpu(dy.numel(), p, dy.data<T>(), mask.data<std::uint8_t>(), dx.data<T>());
+        NN_KERNEL(dy.device(), dropout_backward, dy.numel(), p, dy.data<T>(), mask.data<std::uint8_t>(), dx.data<T>());
       });
       return autograd::Grads{dx};
     });

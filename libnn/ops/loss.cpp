@@ -6,8 +6,11 @@
 #include <cstdint>
 
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 #include "kernels/cpu/softmax_loss.h"
+#include "kernels/cuda/softmax_loss.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -25,7 +28,7 @@ Tensor nll_from_log_probs(const Tensor& logp, const Tensor& target, const Tensor
                                    .ignore_index = kIgnoreIndex};
   Tensor loss = Tensor::empty({}, logp.dtype(), logp.device());
   dispatch_floating(logp.dtype(), "cross_entropy", [&]<typename T>() {
-    kern::cross_entropy_forward_cpu(p, logp.data<T>(), target.data<std::int64_t>(),
+    NN_KERNEL(logp.device(), cross_entropy_forward, p, logp.data<T>(), target.data<std::int64_t>(),
                                     weight.defined() ? weight.data<T>() : nullptr, loss.data<T>());
   });
   if (autograd::needs_grad({&logp}))
@@ -34,7 +37,7 @@ Tensor nll_from_log_probs(const Tensor& logp, const Tensor& target, const Tensor
                        const Tensor dloss = dloss_in.contiguous();
                        Tensor dlogp = Tensor::empty(logp.shape(), logp.dtype(), logp.device());
                        dispatch_floating(logp.dtype(), "cross_entropy_backward", [&]<typename T>() {
-                         kern::cross_entropy_backward_cpu(p, logp.data<T>(), target.data<std::int64_t>(),
+                         NN_KERNEL(logp.device(), cross_entropy_backward, p, logp.data<T>(), target.data<std::int64_t>(),
                                                           weight.defined() ? weight.data<T>() : nullptr,
                                                           dloss.data<T>(), dlogp.data<T>());
                        });
@@ -47,19 +50,18 @@ Tensor nll_from_log_probs(const Tensor& logp, const Tensor& target, const Tensor
 
 Tensor log_softmax(const Tensor& x_in) {
   check_floating(x_in, "log_softmax", "x");
-  check_cpu(x_in, "log_softmax");
   check_dim(x_in, 2, "log_softmax", "x");
   const Tensor x = x_in.contiguous();
   const index_t N = x.size(0), C = x.size(1);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "log_softmax",
-                    [&]<typename T>() { kern::log_softmax_forward_cpu(N, C, x.data<T>(), y.data<T>()); });
+                    [&]<typename T>() { NN_KERNEL(x.device(), log_softmax_forward, N, C, x.data<T>(), y.data<T>()); });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "log_softmax", {x_in}, [y_saved = y.detach()](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(y_saved.shape(), y_saved.dtype(), y_saved.device());
       dispatch_floating(dy.dtype(), "log_softmax_backward", [&]<typename T>() {
-        kern::log_softmax_backward_cpu(y_saved.size(0), y_saved.size(1), dy.data<T>(), y_saved.data<T>(), dx.data<T>());
+        NN_KERNEL(dy.device(), log_softmax_backward, y_saved.size(0), y_saved.size(1), dy.data<T>(), y_saved.data<T>(), dx.data<T>());
       });
       return autograd::Grads{dx};
     });
@@ -68,14 +70,12 @@ Tensor log_softmax(const Tensor& x_in) {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target_in, const Tensor& weight_in, double label_smoothing) {
   check_floating(logits, "cross_entropy", "logits");
-  check_cpu(logits, "cross_entropy");
   check_dim(logits, 2, "cross_entropy", "logits");
   const index_t N = logits.size(0), C = logits.size(1);
   check_defined(target_in, "cross_entropy", "target");
   NN_CHECK(target_in.dtype() == DType::i64 && target_in.dim() == 1 && target_in.size(0) == N,
            "cross_entropy: target must be i64 (N) = (", N, ") for logits ", logits.shape(), ", got ",
            target_in.describe());
-  check_cpu(target_in, "cross_entropy");
   if (weight_in.defined()) {
     check_floating(weight_in, "cross_entropy", "weight");
     check_same(logits, weight_in, "cross_entropy");
@@ -85,8 +85,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_in, const Tensor
   NN_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
            "cross_entropy: label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
 
+  NN_CHECK(target_in.device() == logits.device(), "cross_entropy: target on ", target_in.device(), ", logits on ",
+           logits.device());
   const Tensor target = target_in.contiguous();
-  const std::int64_t* t = target.data<std::int64_t>();
+  const Tensor target_host = target.to(Device::cpu());  // PyTorch checks on the device; we check before launching
+  const std::int64_t* t = target_host.data<std::int64_t>();
   for (index_t i = 0; i < N; ++i)
     NN_CHECK((t[i] >= 0 && t[i] < C) || t[i] == kIgnoreIndex, "cross_entropy: target ", t[i], " at index ", i,
              " is out of range for ", C, " classes (logits ", logits.shape(), ")");
@@ -97,7 +100,6 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target_in, const Tensor
 
 Tensor l2_normalize(const Tensor& x_in, int dim_in, double eps) {
   check_floating(x_in, "l2_normalize", "x");
-  check_cpu(x_in, "l2_normalize");
   check_dim(x_in, 2, "l2_normalize", "x");
   const int dim = wrap_dim(dim_in, 2, "l2_normalize");
   NN_CHECK(eps > 0, "l2_normalize: eps must be positive, got ", eps);
@@ -108,14 +110,14 @@ Tensor l2_normalize(const Tensor& x_in, int dim_in, double eps) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor norm = Tensor::empty({N}, x.dtype(), x.device());  // ||x_row||, saved for the backward
   dispatch_floating(x.dtype(), "l2_normalize", [&]<typename T>() {
-    kern::l2_normalize_forward_cpu(N, D, x.data<T>(), y.data<T>(), norm.data<T>(), eps);
+    NN_KERNEL(x.device(), l2_normalize_forward, N, D, x.data<T>(), y.data<T>(), norm.data<T>(), eps);
   });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "l2_normalize", {x_in}, [x, norm, eps](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
       dispatch_floating(x.dtype(), "l2_normalize_backward", [&]<typename T>() {
-        kern::l2_normalize_backward_cpu(x.size(0), x.size(1), dy.data<T>(), x.data<T>(), norm.data<T>(), dx.data<T>(),
+        NN_KERNEL(dy.device(), l2_normalize_backward, x.size(0), x.size(1), dy.data<T>(), x.data<T>(), norm.data<T>(), dx.data<T>(),
                                         eps);
       });
       return autograd::Grads{dx};

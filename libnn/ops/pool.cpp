@@ -6,7 +6,9 @@
 #include <cstdint>
 
 #include "kernels/cpu/pool.h"
+#include "kernels/cuda/pool.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/core/trace.h"
 #include "libnn/ops/common.h"
 
@@ -16,7 +18,6 @@ namespace {
 
 void check_input(const Tensor& x, const char* op) {
   check_floating(x, op, "x");
-  check_cpu(x, op);
   NN_CHECK(x.dim() == 4, op, ": x must be (N, C, H, W), got ", x.describe());
 }
 
@@ -55,7 +56,7 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding)
   const bool grad = autograd::needs_grad({&x_in});
   Tensor indices = grad ? Tensor::empty(y.shape(), DType::i64, x.device()) : Tensor();  // (N, C, P, Q)
   dispatch_floating(x.dtype(), "max_pool2d", [&]<typename T>() {
-    kern::max_pool2d_forward_cpu(p, x.data<T>(), y.data<T>(), grad ? indices.data<std::int64_t>() : nullptr);
+    NN_KERNEL(x.device(), max_pool2d_forward, p, x.data<T>(), y.data<T>(), grad ? indices.data<std::int64_t>() : nullptr);
   });
   if (grad)
     autograd::record(y, "max_pool2d", {x_in},
@@ -63,7 +64,7 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding)
                        const Tensor dy = dy_in.contiguous();
                        Tensor dx = empty_like_input(shape, dy);
                        dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<typename T>() {
-                         kern::max_pool2d_backward_cpu(p, dy.data<T>(), indices.data<std::int64_t>(), dx.data<T>());
+                         NN_KERNEL(dy.device(), max_pool2d_backward, p, dy.data<T>(), indices.data<std::int64_t>(), dx.data<T>());
                        });
                        return autograd::Grads{dx};
                      });
@@ -77,13 +78,13 @@ Tensor avg_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding,
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({p.N, p.C, p.P(), p.Q()}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "avg_pool2d",
-                    [&]<typename T>() { kern::avg_pool2d_forward_cpu(p, x.data<T>(), y.data<T>()); });
+                    [&]<typename T>() { NN_KERNEL(x.device(), avg_pool2d_forward, p, x.data<T>(), y.data<T>()); });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "avg_pool2d", {x_in}, [p, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = empty_like_input(shape, dy);
       dispatch_floating(dy.dtype(), "avg_pool2d_backward",
-                        [&]<typename T>() { kern::avg_pool2d_backward_cpu(p, dy.data<T>(), dx.data<T>()); });
+                        [&]<typename T>() { NN_KERNEL(dy.device(), avg_pool2d_backward, p, dy.data<T>(), dx.data<T>()); });
       return autograd::Grads{dx};
     });
   trace::record("avg_pool2d", y, {&x_in}, 1.0 * x_in.numel());
@@ -99,14 +100,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, Size2 output_size) {
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "adaptive_avg_pool2d",
-                    [&]<typename T>() { kern::global_avg_pool_forward_cpu(planes, HW, x.data<T>(), y.data<T>()); });
+                    [&]<typename T>() { NN_KERNEL(x.device(), global_avg_pool_forward, planes, HW, x.data<T>(), y.data<T>()); });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "adaptive_avg_pool2d", {x_in},
                      [planes, HW, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
                        const Tensor dy = dy_in.contiguous();
                        Tensor dx = empty_like_input(shape, dy);
                        dispatch_floating(dy.dtype(), "adaptive_avg_pool2d_backward", [&]<typename T>() {
-                         kern::global_avg_pool_backward_cpu(planes, HW, dy.data<T>(), dx.data<T>());
+                         NN_KERNEL(dy.device(), global_avg_pool_backward, planes, HW, dy.data<T>(), dx.data<T>());
                        });
                        return autograd::Grads{dx};
                      });
@@ -123,7 +124,7 @@ Tensor global_max_pool2d(const Tensor& x_in) {
   const bool grad = autograd::needs_grad({&x_in});
   Tensor indices = grad ? Tensor::empty({planes}, DType::i64, x.device()) : Tensor();  // (N * C)
   dispatch_floating(x.dtype(), "global_max_pool2d", [&]<typename T>() {
-    kern::global_max_pool_forward_cpu(planes, HW, x.data<T>(), y.data<T>(),
+    NN_KERNEL(x.device(), global_max_pool_forward, planes, HW, x.data<T>(), y.data<T>(),
                                       grad ? indices.data<std::int64_t>() : nullptr);
   });
   if (grad)
@@ -132,7 +133,7 @@ Tensor global_max_pool2d(const Tensor& x_in) {
                        const Tensor dy = dy_in.contiguous();
                        Tensor dx = empty_like_input(shape, dy);
                        dispatch_floating(dy.dtype(), "global_max_pool2d_backward", [&]<typename T>() {
-                         kern::global_max_pool_backward_cpu(planes, HW, dy.data<T>(), indices.data<std::int64_t>(),
+                         NN_KERNEL(dy.device(), global_max_pool_backward, planes, HW, dy.data<T>(), indices.data<std::int64_t>(),
                                                             dx.data<T>());
                        });
                        return autograd::Grads{dx};

@@ -5,7 +5,9 @@
 #include <cstdint>
 
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/reduce.h"
 #include "libnn/autograd/node.h"
+#include "libnn/core/dispatch.h"
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -19,7 +21,6 @@ struct DimView {
 
 DimView dim_view(const Tensor& x, int dim_in, bool keepdim, const char* op) {
   check_floating(x, op, "x");
-  check_cpu(x, op);
   NN_CHECK(x.dim() > 0, op, ": x must have at least one dimension, got ", x.describe());
   const int dim = wrap_dim(dim_in, x.dim(), op);
   NN_CHECK(x.size(dim) > 0, op, ": cannot reduce over dimension ", dim, " of size 0 of ", x.describe());
@@ -43,14 +44,14 @@ Tensor mean_dim(const Tensor& x_in, int dim, bool keepdim) {
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(v.out_shape, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "mean_dim",
-                    [&]<typename T>() { kern::mean_dim_forward_cpu(v.outer, v.D, v.inner, x.data<T>(), y.data<T>()); });
+                    [&]<typename T>() { NN_KERNEL(x.device(), mean_dim_forward, v.outer, v.D, v.inner, x.data<T>(), y.data<T>()); });
   if (autograd::needs_grad({&x_in})) {
     const Shape x_shape = x.shape();
     autograd::record(y, "mean_dim", {x_in}, [v, x_shape](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
       dispatch_floating(dy.dtype(), "mean_dim_backward", [&]<typename T>() {
-        kern::mean_dim_backward_cpu(v.outer, v.D, v.inner, dy.data<T>(), dx.data<T>());
+        NN_KERNEL(dy.device(), mean_dim_backward, v.outer, v.D, v.inner, dy.data<T>(), dx.data<T>());
       });
       return autograd::Grads{dx};
     });
@@ -64,7 +65,7 @@ Tensor amax_dim(const Tensor& x_in, int dim, bool keepdim) {
   Tensor y = Tensor::empty(v.out_shape, x.dtype(), x.device());
   Tensor index = Tensor::empty(v.out_shape, DType::i64, x.device());  // argmax along dim, for the backward
   dispatch_floating(x.dtype(), "amax_dim", [&]<typename T>() {
-    kern::amax_dim_forward_cpu(v.outer, v.D, v.inner, x.data<T>(), y.data<T>(), index.data<std::int64_t>());
+    NN_KERNEL(x.device(), amax_dim_forward, v.outer, v.D, v.inner, x.data<T>(), y.data<T>(), index.data<std::int64_t>());
   });
   if (autograd::needs_grad({&x_in})) {
     const Shape x_shape = x.shape();
@@ -72,7 +73,7 @@ Tensor amax_dim(const Tensor& x_in, int dim, bool keepdim) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
       dispatch_floating(dy.dtype(), "amax_dim_backward", [&]<typename T>() {
-        kern::amax_dim_backward_cpu(v.outer, v.D, v.inner, dy.data<T>(), index.data<std::int64_t>(), dx.data<T>());
+        NN_KERNEL(dy.device(), amax_dim_backward, v.outer, v.D, v.inner, dy.data<T>(), index.data<std::int64_t>(), dx.data<T>());
       });
       return autograd::Grads{dx};
     });

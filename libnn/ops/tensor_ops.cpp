@@ -15,7 +15,6 @@ Tensor cat(const std::vector<Tensor>& tensors_in, int dim_in) {
   for (std::size_t i = 0; i < tensors_in.size(); ++i)
     NN_CHECK(tensors_in[i].defined(), "cat: tensor ", i, " is undefined");
   const Tensor& first = tensors_in[0];
-  check_cpu(first, "cat");
   NN_CHECK(first.dim() > 0, "cat: zero-dimensional tensor 0 cannot be concatenated");
   const int dim = wrap_dim(dim_in, first.dim(), "cat");
 
@@ -41,7 +40,13 @@ Tensor cat(const std::vector<Tensor>& tensors_in, int dim_in) {
   char* po = static_cast<char*>(out.raw_data());
   const std::size_t out_row = static_cast<std::size_t>(out_shape[dim] * inner) * elem;
   std::size_t col = 0;  // byte offset of the current input within an output row
+  index_t start = 0;    // the same, as an index along dim
   for (std::size_t i = 0; i < tensors_in.size(); ++i) {
+    if (out.device().is_cuda()) {  // a strided copy into the slice, one launch per input
+      out.slice(dim, start, start + sizes[i]).copy_(tensors_in[i].detach());
+      start += sizes[i];
+      continue;
+    }
     const Tensor t = tensors_in[i].contiguous();
     const std::size_t row = static_cast<std::size_t>(sizes[i] * inner) * elem;
     const char* pt = static_cast<const char*>(t.raw_data());

@@ -1,6 +1,8 @@
 #include "libnn/optim/adam.h"
 
 #include "kernels/cpu/optim.h"
+#include "kernels/cuda/optim.h"
+#include "libnn/core/dispatch.h"
 
 namespace nn::optim {
 
@@ -42,8 +44,8 @@ void Adam::update(std::size_t group, Tensor& param, const Tensor& grad_in, Param
   const Tensor grad = check_update_args(name().c_str(), param, grad_in);
   Tensor& m = state.buffer("exp_avg");
   Tensor& v = state.buffer("exp_avg_sq");
-  if (!m.defined()) m = Tensor::zeros(param.shape(), param.dtype());
-  if (!v.defined()) v = Tensor::zeros(param.shape(), param.dtype());
+  if (!m.defined()) m = Tensor::zeros(param.shape(), param.dtype(), param.device());
+  if (!v.defined()) v = Tensor::zeros(param.shape(), param.dtype(), param.device());
   ++state.step;
   kern::AdamParams kp;
   kp.lr = o.lr;
@@ -52,8 +54,12 @@ void Adam::update(std::size_t group, Tensor& param, const Tensor& grad_in, Param
   kp.eps = o.eps;
   kp.weight_decay = o.weight_decay;
   dispatch_floating(param.dtype(), name().c_str(), [&]<typename T>() {
-    auto* step_fn = decoupled_ ? &kern::adamw_step_cpu<T> : &kern::adam_step_cpu<T>;
-    step_fn(kp, param.numel(), state.step, param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), nullptr);
+    if (decoupled_)
+      NN_KERNEL(param.device(), adamw_step, kp, param.numel(), state.step, param.data<T>(), grad.data<T>(), m.data<T>(),
+                v.data<T>(), static_cast<T*>(nullptr));
+    else
+      NN_KERNEL(param.device(), adam_step, kp, param.numel(), state.step, param.data<T>(), grad.data<T>(), m.data<T>(),
+                v.data<T>(), static_cast<T*>(nullptr));
   });
 }
 

@@ -20,8 +20,7 @@ Tensor ParamState::find(const std::string& name) const {
 }
 
 Tensor check_update_args(const char* op, const Tensor& param, const Tensor& grad) {
-  NN_CHECK(param.device().is_cpu() && param.is_contiguous(), op, ": parameter must be a contiguous CPU tensor, got ",
-           param.describe());
+  NN_CHECK(param.is_contiguous(), op, ": parameter must be contiguous, got ", param.describe());
   NN_CHECK(param.dtype() == DType::f32 || param.dtype() == DType::f64, op, ": parameter must be f32 or f64, got ",
            param.describe());
   NN_CHECK(grad.shape() == param.shape() && grad.dtype() == param.dtype() && grad.device() == param.device(), op,

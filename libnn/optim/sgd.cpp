@@ -1,6 +1,8 @@
 #include "libnn/optim/sgd.h"
 
 #include "kernels/cpu/optim.h"
+#include "kernels/cuda/optim.h"
+#include "libnn/core/dispatch.h"
 
 namespace nn::optim {
 
@@ -44,10 +46,10 @@ void SGD::update(std::size_t group, Tensor& param, const Tensor& grad_in, ParamS
   kp.nesterov = o.nesterov;
   Tensor& buf = state.buffer("momentum_buffer");
   const bool first = !buf.defined();
-  if (o.momentum != 0 && first) buf = Tensor::empty(param.shape(), param.dtype());
+  if (o.momentum != 0 && first) buf = Tensor::empty(param.shape(), param.dtype(), param.device());
   dispatch_floating(param.dtype(), "SGD", [&]<typename T>() {
-    kern::sgd_step_cpu<T>(kp, param.numel(), param.data<T>(), grad.data<T>(),
-                          o.momentum != 0 ? buf.data<T>() : nullptr, first);
+    NN_KERNEL(param.device(), sgd_step, kp, param.numel(), param.data<T>(), grad.data<T>(),
+              o.momentum != 0 ? buf.data<T>() : static_cast<T*>(nullptr), first);
   });
   ++state.step;
 }
