@@ -182,7 +182,8 @@ void flatten(const toml::node& node, const std::string& prefix, std::map<std::st
 }
 
 bool result_neutral(const std::string& key) {
-  return key == "out" || key == "workers" || key == "log_every" || key.starts_with("checkpoint.");
+  // The device moves the run, not its recipe: a run started on the CPU may resume on a GPU.
+  return key == "out" || key == "workers" || key == "log_every" || key == "device" || key.starts_with("checkpoint.");
 }
 
 }  // namespace
@@ -267,6 +268,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
   read_checkpoint(root, c.checkpoint);
   c.log_every = static_cast<int>(root.integer_in("log_every", c.log_every, 1, 1 << 30));
   c.out = root.string("out", c.out);
+  c.device = root.choice("device", c.device, {"cpu", "cuda"});
+  c.precision = root.choice("precision", c.precision, {"fp32", "tf32", "bf16"});
   root.finish();
   return c;
 }
@@ -309,6 +312,10 @@ void apply_overrides(TrainConfig& c, const ConfigOverrides& o) {
   if (o.seed) c.seed = *o.seed;
   if (o.out) c.out = *o.out;
   if (o.root) c.data.root = *o.root;
+  if (o.device) {
+    NN_CHECK(*o.device == "cpu" || *o.device == "cuda", "--device must be cpu or cuda, got '", *o.device, "'");
+    c.device = *o.device;
+  }
   if (o.epochs) {
     NN_CHECK(*o.epochs >= 1, "--epochs must be >= 1");
     int left = *o.epochs;
@@ -335,6 +342,8 @@ std::string TrainConfig::canonical() const {
   t.insert("freeze_epoch", freeze_epoch);
   t.insert("log_every", log_every);
   t.insert("out", out);
+  t.insert("device", device);
+  t.insert("precision", precision);
   t.insert("model", toml::table{{"name", model.name},
                                 {"head", model.options.head},
                                 {"num_classes", static_cast<std::int64_t>(model.options.num_classes)},
@@ -406,6 +415,7 @@ std::string TrainConfig::describe() const {
     << (data.on_bad_sample == infer::OnBadSample::skip ? "skip" : "fail")
     << (data.balanced_sampling ? ", balanced sampling" : "")
     << (data.allow_size_mismatch ? ", modality sizes may differ" : "") << "\n";
+  s << "  device " << device << (device == "cuda" ? ", " + precision + " products" : "") << "\n";
   s << "  batch " << batch_size << (drop_last ? " (drop last)" : "") << ", " << workers << " workers";
   if (!class_weights.empty()) {
     s << ", class weights";

@@ -108,6 +108,10 @@ struct TrainConfig {
   CheckpointPolicy checkpoint;
   int log_every = 20;  // a progress line every N batches
   std::string out = "runs/{name}";  // "{name}", "{fold}" and "{seed}" substituted
+  std::string device = "cpu";       // cpu | cuda (the GPU's kernels; the data pipeline stays on the CPU)
+  // How the GPU's convs and GEMMs multiply: fp32 | tf32 | bf16 (bf16 operands, fp32 accumulation and fp32
+  // master weights and activations). The CPU always computes in fp32.
+  std::string precision = "tf32";
 
   int total_epochs() const;
   // The stage epoch e (0-based over the run) belongs to, and the epoch its scheduler started at.
@@ -132,7 +136,7 @@ std::unique_ptr<nn::optim::Optimizer> make_optimizer(const OptimizerConfig& conf
 // lr of schedule epoch e - schedule_start(e), and step() follows each epoch.
 std::unique_ptr<nn::optim::LRScheduler> make_scheduler(const ScheduleConfig& config, nn::optim::Optimizer& optimizer);
 
-// Command-line overrides (`hardtune train --fold --seed --out --epochs`); unset fields change nothing.
+// Command-line overrides (`hardtune train --fold --seed --out --epochs --device`); unset fields change nothing.
 struct ConfigOverrides {
   std::optional<int> fold;
   std::optional<std::uint64_t> seed;
@@ -141,11 +145,12 @@ struct ConfigOverrides {
   // Total epochs: stages past it are dropped and the one it falls in is cut; beyond the configured total
   // the last stage is extended.
   std::optional<int> epochs;
+  std::optional<std::string> device;  // cpu | cuda
 };
 void apply_overrides(TrainConfig& config, const ConfigOverrides& overrides);
 
 // The dotted keys whose values differ between two canonical() texts ("a.b: x -> y"), ignoring keys that
-// cannot change the trained weights: out, workers, log_every, checkpoint.*.
+// cannot change the trained weights: out, workers, log_every, device, checkpoint.*.
 std::vector<std::string> config_differences(const std::string& canonical_a, const std::string& canonical_b);
 
 }  // namespace hardtune

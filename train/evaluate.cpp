@@ -26,13 +26,15 @@ ScoredRows score_dataset(models::MultiModalNet& net, data::Loader& loader, long 
   if (!label.empty()) progress = std::make_unique<Progress>(label, loader.batches_per_epoch(), "batch");
   double loss_sum = 0.0;
   long correct = 0;
+  const nn::Device device = net.device();
   loader.start_epoch(epoch);
   while (auto batch = loader.next()) {
     const long n = batch->size();
     std::vector<std::vector<double>> rows(static_cast<std::size_t>(n));
     for (std::size_t v = 0; v < batch->views.size(); ++v) {
       const data::NetInputs& x = batch->views[v];
-      const nn::Tensor logits = net.logits(x.rgb, x.depth, x.ir).contiguous();
+      const nn::Tensor logits =
+          net.logits(x.rgb.to(device), x.depth.to(device), x.ir.to(device)).to(nn::Device::cpu()).contiguous();
       NN_CHECK(logits.dim() == 2 && logits.size(1) == 2, "score_dataset: expected (N, 2) logits, got ", logits.shape());
       const float* l = logits.data<float>();
       for (long i = 0; i < n; ++i) {

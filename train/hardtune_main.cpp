@@ -190,6 +190,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--root", train.overrides.root, "Data root (data.root: {root} in list paths, images)");
   train_cmd->add_option("--epochs", train.overrides.epochs, "Total epochs (cuts or extends the stages)")
       ->check(CLI::PositiveNumber);
+  train_cmd->add_option("--device", train.overrides.device, "cpu or cuda (the config's device)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   train_cmd->add_flag("--resume", train.run.resume, "Continue from OUT/last.safetensors, bit-identically");
   train_cmd->add_flag("--force", train.run.force, "With --resume: continue although the config changed");
   train_cmd->add_option("--stop-after", train.run.stop_after, "End this run after N epochs (resume later)")

@@ -8,10 +8,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include "infer/eval/metrics.h"
 #include "infer/weights.h"
 #include "libnn/core/check.h"
+#include "libnn/core/cuda_options.h"
+#include "libnn/core/cuda_runtime.h"
 #include "libnn/io/atomic_file.h"
 #include "libnn/optim/lr_scheduler.h"
 #include "libnn/optim/optimizer.h"
@@ -137,6 +140,19 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
       std::printf("train: pretrained %s via map %s: %s\n", c.pretrained.path.c_str(), c.pretrained.map.c_str(),
                   report.describe().c_str());
   }
+  const nn::Device device = c.device == "cuda" ? nn::Device::cuda() : nn::Device::cpu();
+  NN_CHECK(device.is_cpu() || nn::cuda::is_available(), c.source, ": device = \"cuda\", but ",
+           nn::cuda::built_with_cuda() ? "no CUDA device answers" : "hardtune was built without CUDA");
+  net->to(device);
+  nn::CudaOptions cuda_options;
+  cuda_options.math = c.precision == "fp32"   ? kern::MathMode::fp32
+                      : c.precision == "bf16" ? kern::MathMode::bf16
+                                              : kern::MathMode::tf32;
+  const nn::CudaOptionsGuard cuda_guard(cuda_options);
+  // Batches reach the GPU on a copy stream of their own, from page-locked memory, while it computes.
+  std::optional<nn::cuda::Stream> copies;
+  if (device.is_cuda()) copies.emplace();
+
   // Only what learns goes to the optimizer: a frozen head never does (§3.3). freeze_epoch only switches
   // requires_grad off for a while; those parameters stay in the optimizer and are skipped without a grad.
   std::vector<nn::Tensor> trainable;
@@ -155,7 +171,9 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
   if (!c.data.val_list.empty())
     val_set = std::make_unique<data::TripletDataset>(c.data.val_list_path(), c.data.root, dataset_options);
   nn::Tensor class_weights;
-  if (!c.class_weights.empty()) class_weights = nn::Tensor::from_vector({static_cast<nn::index_t>(c.class_weights.size())}, c.class_weights);
+  if (!c.class_weights.empty())
+    class_weights =
+        nn::Tensor::from_vector({static_cast<nn::index_t>(c.class_weights.size())}, c.class_weights).to(device);
 
   TrainResult result;
   TrainingProgress progress;
@@ -196,7 +214,8 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
 
     data::Loader loader(train_set, {.batch_size = c.batch_size, .shuffle = true, .drop_last = c.drop_last,
                                     .balanced = c.data.balanced_sampling, .seed = c.seed, .workers = c.workers,
-                                    .augment = augment_config(stage.augmentation), .norm = norm});
+                                    .augment = augment_config(stage.augmentation), .norm = norm,
+                                    .pinned = device.is_cuda()});
     net->train();
     const double lr = optimizer->lr(0);
     Progress bar(nn::str("epoch ", epoch + 1, "/", total_epochs), loader.batches_per_epoch(), "batch");
@@ -207,9 +226,13 @@ TrainResult train(const TrainConfig& c, const TrainRunOptions& run) {
     loader.start_epoch(epoch);
     while (auto batch = loader.next()) {
       const data::NetInputs& x = batch->views[0];
+      const auto on_device = [&](const nn::Tensor& t) { return copies ? t.to(device, *copies) : t; };
+      const nn::Tensor rgb = on_device(x.rgb), depth = on_device(x.depth), ir = on_device(x.ir);
+      if (copies) nn::cuda::current_stream_wait_for(copies->get());
+      const nn::Tensor labels = batch->labels.to(device);
       optimizer->zero_grad();
-      const nn::Tensor logits = net->logits(x.rgb, x.depth, x.ir, batch->labels);
-      nn::Tensor loss = nn::ops::cross_entropy(logits, batch->labels, class_weights);
+      const nn::Tensor logits = net->logits(rgb, depth, ir, labels);
+      nn::Tensor loss = nn::ops::cross_entropy(logits, labels, class_weights);
       const double l = loss.item();
       NN_CHECK(std::isfinite(l), "train: the loss became ", l, " at epoch ", epoch, ", batch ", batch->index, " (lr ", lr,
                "); nothing of this epoch was saved, the last good checkpoint is ", last_path);

@@ -182,6 +182,11 @@ void Module::to(DType dtype) {
   });
 }
 
+Device Module::device() const {
+  const std::vector<Tensor> params = parameters();
+  return params.empty() ? Device::cpu() : params.front().device();
+}
+
 void Module::to(Device device) {
   // Integer buffers (BatchNorm's num_batches_tracked) are host-side counters: bumping one on the GPU
   // would cost a synchronisation per layer and step, so they stay on the CPU.

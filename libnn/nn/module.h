@@ -77,6 +77,8 @@ class Module {
   void zero_grad();
   // Converts floating parameters and buffers to dtype in place (integer buffers stay); drops gradients.
   void to(DType dtype);
+  // Where the parameters live: the first parameter's device (the CPU for a module without any).
+  Device device() const;
   // Moves every floating parameter and buffer to device in place (same handles); drops gradients.
   // Integer buffers (counters) stay on the CPU.
   void to(Device device);

@@ -3,10 +3,20 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
 namespace nn::testing {
+
+namespace {
+// The build's tests/reference, unless HARDTUNE_REFERENCE_DIR names another copy: a test binary built on one
+// machine and run from another checkout (tools/gpu_check.sh on the GPU machine).
+std::string reference_dir() {
+  const char* dir = std::getenv("HARDTUNE_REFERENCE_DIR");
+  return dir && *dir ? dir : NN_REFERENCE_DIR;
+}
+}  // namespace
 
 const io::Safetensors& reference(const std::string& family) {
   static std::mutex mutex;
@@ -14,7 +24,7 @@ const io::Safetensors& reference(const std::string& family) {
   std::lock_guard lock(mutex);
   auto it = cache.find(family);
   if (it == cache.end())
-    it = cache.emplace(family, io::load_safetensors(std::string(NN_REFERENCE_DIR) + "/" + family + ".safetensors")).first;
+    it = cache.emplace(family, io::load_safetensors(reference_dir() + "/" + family + ".safetensors")).first;
   return it->second;
 }
 

@@ -1,0 +1,42 @@
+"""The per-layer part of tools/gpu_check.sh's table: Google Benchmark JSON from bench/bench_cuda, with every
+`.../ours_cuda` benchmark set beside its vendor twin (`.../cudnn` or `.../cublas`) as a ratio.
+
+    python3 tools/gpu_summary.py OUT/bench_cuda.json
+
+Ratio = vendor time / our time: above 1 we are faster. TFLOP/s and GB/s are the benchmarks' own counters.
+"""
+import json
+import sys
+
+VENDORS = ("cudnn", "cublas")
+
+
+def main(path):
+    with open(path) as f:
+        runs = [b for b in json.load(f)["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+    by_name = {b["name"]: b for b in runs}
+    rows = []
+    for name, b in by_name.items():
+        base, _, side = name.rpartition("/ours_cuda")
+        if not _:
+            continue
+        twin = next((by_name[base + "/" + v + side] for v in VENDORS if base + "/" + v + side in by_name), None)
+        rate = b.get("TFLOP/s") or b.get("GB/s") or 0.0
+        unit = "TFLOP/s" if "TFLOP/s" in b else "GB/s" if "GB/s" in b else ""
+        ours_ms = b["real_time"] if b.get("time_unit") == "ms" else b["real_time"] / 1e6
+        if twin:
+            vendor_ms = twin["real_time"] if twin.get("time_unit") == "ms" else twin["real_time"] / 1e6
+            rows.append((base, ours_ms, vendor_ms, vendor_ms / ours_ms, rate, unit))
+        else:
+            rows.append((base, ours_ms, float("nan"), float("nan"), rate, unit))
+    if not rows:
+        print("gpu_summary: no ours_cuda benchmarks in", path)
+        return
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'ours ms':>9}  {'vendor ms':>9}  {'ratio':>6}  rate")
+    for base, ours, vendor, ratio, rate, unit in rows:
+        print(f"{base:<{width}}  {ours:9.3f}  {vendor:9.3f}  {ratio:6.2f}  {rate:.1f} {unit}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
