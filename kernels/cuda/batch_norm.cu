@@ -68,9 +68,14 @@ __global__ void moments_partial_kernel(ChannelChunks g, const T* x, Moments* par
   }
 }
 
-// y = x * scale + shift with the CPU's per-channel coefficients.
+// y = x * scale + shift with the CPU's per-channel coefficients. Two doubles rather than a double2, whose
+// 16-byte alignment a caller's workspace pointer need not have.
+struct Coef {
+  double scale, shift;
+};
+
 template <typename T>
-__device__ double2 normalize_coef(const T* gamma, const T* beta, index_t c, double mean, double invstd) {
+__device__ Coef normalize_coef(const T* gamma, const T* beta, index_t c, double mean, double invstd) {
   const double scale = (gamma ? double(gamma[c]) : 1.0) * invstd;
   return {scale, (beta ? double(beta[c]) : 0.0) - mean * scale};
 }
@@ -80,7 +85,7 @@ __device__ double2 normalize_coef(const T* gamma, const T* beta, index_t c, doub
 template <typename T>
 __global__ void moments_finalize_kernel(ChannelChunks g, const Moments* partial, BatchNormParams p, const T* gamma,
                                         const T* beta, T* save_mean, T* save_invstd, T* running_mean,
-                                        T* running_var, double2* coef) {
+                                        T* running_var, Coef* coef) {
   const index_t warps = cu::grid_stride() / 32;
   const int lane = threadIdx.x & 31;
   for (index_t c = cu::global_index() / 32; c < g.C; c += warps) {
@@ -100,23 +105,44 @@ __global__ void moments_finalize_kernel(ChannelChunks g, const Moments* partial,
 
 // ---- element-wise passes (cu::per_plane ops)
 
+// y = x * scale + shift, and y_act = act(y) when y_act is wanted (the fused training forward).
 template <typename T>
 struct Normalize {
   const T* x;
   T* y;
-  const double2* coef;                                            // training: from moments_finalize_kernel
+  const Coef* coef;                                    // training: from moments_finalize_kernel
   const T *gamma, *beta, *running_mean, *running_var;  // eval
   double eps;
+  Activation act = Activation::none;
+  const T* slope = nullptr;
+  index_t slope_count = 0;
+  T* y_act = nullptr;
 
   struct At {
     const T* x;
     T* y;
-    double2 k;
-    __device__ void operator()(index_t o) const { y[o] = T(double(x[o]) * k.x + k.y); }
+    Coef k;
+    Activation act;
+    T slope;
+    T* y_act;
+    // relu and prelu as kernels/cpu/activation.cpp has them: NaN passes both.
+    __device__ T activate(T t) const {
+      if (act == Activation::relu) return (t > T(0) || isnan(t)) ? t : T(0);
+      if (act == Activation::prelu) return t > T(0) ? t : slope * t;
+      return t;
+    }
+    __device__ void operator()(index_t o) const {
+      const T t = T(double(x[o]) * k.scale + k.shift);
+      if (y) y[o] = t;
+      if (y_act) y_act[o] = activate(t);
+    }
   };
   __device__ At channel(index_t c) const {
-    if (coef) return {x, y, coef[c]};
-    return {x, y, normalize_coef(gamma, beta, c, double(running_mean[c]), 1.0 / sqrt(double(running_var[c]) + eps))};
+    const Coef k = coef ? coef[c]
+                        : normalize_coef(gamma, beta, c, double(running_mean[c]),
+                                         1.0 / sqrt(double(running_var[c]) + eps));
+    const T a = act == Activation::prelu ? slope[slope_count == 1 ? 0 : c] : T(0);
+    return {x, y, k, act, a, y_act};
   }
 };
 
@@ -207,27 +233,37 @@ void grad_sums(const BatchNormParams& p, const T* dy, const T* x, const Stats<T>
 index_t batch_norm_workspace_size(const BatchNormParams& p) {
   const ChannelChunks g = chunks_of(p);
   // The training forward: coefficients (C pairs), then partial triples (C * chunks).
-  const index_t forward = (g.C * sizeof(double2) + g.C * g.chunks * sizeof(Moments)) / sizeof(double);
+  const index_t forward = (g.C * sizeof(Coef) + g.C * g.chunks * sizeof(Moments)) / sizeof(double);
   const index_t backward = cu::channel_sums2_workspace_size(g);
   return forward > backward ? forward : backward;
 }
 
 template <typename T>
-void batch_norm_forward_train_cuda(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y,
-                                   T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                                   double* workspace, Stream stream) {
+void batch_norm_forward_train_act_cuda(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y,
+                                       T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                       Activation act, const T* slope, index_t slope_count, T* y_act,
+                                       double* workspace, Stream stream) {
   if (p.C == 0) return;
   const ChannelChunks g = chunks_of(p);
-  // coef first: double2 needs 16-byte alignment, which a Moments array of odd length would break.
-  auto* coef = reinterpret_cast<double2*>(workspace);
+  auto* coef = reinterpret_cast<Coef*>(workspace);
   auto* partial = reinterpret_cast<Moments*>(coef + g.C);
   moments_partial_kernel<<<cu::chunk_grid(g), cu::kThreads, 0, stream>>>(g, x, partial);
   cu::check_launch("batch_norm moments_partial_kernel");
   moments_finalize_kernel<<<cu::warp_per_channel_blocks(g.C), cu::kThreads, 0, stream>>>(
       g, partial, p, gamma, beta, save_mean, save_invstd, running_mean, running_var, coef);
   cu::check_launch("batch_norm moments_finalize_kernel");
-  cu::per_plane(p.N, p.C, p.HW, Normalize<T>{x, y, coef, nullptr, nullptr, nullptr, nullptr, 0.0}, stream,
-                "batch_norm normalize (train)");
+  cu::per_plane(p.N, p.C, p.HW,
+                Normalize<T>{x, y, coef, nullptr, nullptr, nullptr, nullptr, 0.0, act, slope, slope_count, y_act},
+                stream, "batch_norm normalize (train)");
+}
+
+template <typename T>
+void batch_norm_forward_train_cuda(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y,
+                                   T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                   double* workspace, Stream stream) {
+  batch_norm_forward_train_act_cuda(p, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var,
+                                    Activation::none, static_cast<const T*>(nullptr), 0, static_cast<T*>(nullptr),
+                                    workspace, stream);
 }
 
 template <typename T>
@@ -260,14 +296,17 @@ void batch_norm_backward_eval_cuda(const BatchNormParams& p, const T* dy, const 
   if (dx) cu::per_plane(p.N, p.C, p.HW, EvalDx<T>{dy, gamma, stats, dx}, stream, "batch_norm dx (eval)");
 }
 
-#define KERN_INSTANTIATE(T)                                                                                     \
-  template void batch_norm_forward_train_cuda<T>(const BatchNormParams&, const T*, const T*, const T*, T*, T*, \
-                                                 T*, T*, T*, double*, Stream);                                 \
-  template void batch_norm_forward_eval_cuda<T>(const BatchNormParams&, const T*, const T*, const T*,          \
-                                                const T*, const T*, T*, Stream);                               \
-  template void batch_norm_backward_train_cuda<T>(const BatchNormParams&, const T*, const T*, const T*,        \
-                                                  const T*, const T*, T*, T*, T*, double*, Stream);            \
-  template void batch_norm_backward_eval_cuda<T>(const BatchNormParams&, const T*, const T*, const T*,         \
+#define KERN_INSTANTIATE(T)                                                                                      \
+  template void batch_norm_forward_train_cuda<T>(const BatchNormParams&, const T*, const T*, const T*, T*, T*,   \
+                                                 T*, T*, T*, double*, Stream);                                   \
+  template void batch_norm_forward_train_act_cuda<T>(const BatchNormParams&, const T*, const T*, const T*, T*,   \
+                                                     T*, T*, T*, T*, Activation, const T*, index_t, T*, double*, \
+                                                     Stream);                                                    \
+  template void batch_norm_forward_eval_cuda<T>(const BatchNormParams&, const T*, const T*, const T*,            \
+                                                const T*, const T*, T*, Stream);                                 \
+  template void batch_norm_backward_train_cuda<T>(const BatchNormParams&, const T*, const T*, const T*,          \
+                                                  const T*, const T*, T*, T*, T*, double*, Stream);              \
+  template void batch_norm_backward_eval_cuda<T>(const BatchNormParams&, const T*, const T*, const T*,           \
                                                  const T*, const T*, T*, T*, T*, double*, Stream);
 KERN_INSTANTIATE(float)
 KERN_INSTANTIATE(double)

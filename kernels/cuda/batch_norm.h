@@ -22,6 +22,17 @@ void batch_norm_forward_train_cuda(const BatchNormParams& p, const T* x, const T
                                    T* save_mean, T* save_invstd, T* running_mean, T* running_var,
                                    double* workspace, Stream stream);
 
+// The training forward fused with the activation that follows it, in the same pass over the output:
+// y_act = act(y), with act none, relu, or prelu (slope_count 1 shared or C per-channel slopes, as
+// kernels/cpu/activation.h). The backward still has what it needs: prelu's reads the pre-activation y;
+// relu's reads y_act (y may then be null, saving its write); batch_norm's reads x and the saved statistics.
+// y and y_act may each alias x, not each other; y_act may be null (then this is the plain forward).
+template <typename T>
+void batch_norm_forward_train_act_cuda(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y,
+                                       T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                       Activation act, const T* slope, index_t slope_count, T* y_act,
+                                       double* workspace, Stream stream);
+
 template <typename T>
 void batch_norm_forward_eval_cuda(const BatchNormParams& p, const T* x, const T* gamma, const T* beta,
                                   const T* running_mean, const T* running_var, T* y, Stream stream);

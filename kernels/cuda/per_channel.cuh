@@ -51,6 +51,7 @@ inline dim3 chunk_grid(const ChannelChunks& g) {
 template <typename F>
 __device__ void for_each_in_chunk(const ChannelChunks& g, index_t c, index_t j, F&& f) {
   const index_t e0 = g.begin(j), e1 = g.begin(j + 1);
+  if (e0 >= e1) return;  // also keeps HW == 0 out of the division
   for (index_t n = e0 / g.HW; n * g.HW < e1; ++n) {
     const index_t k0 = e0 > n * g.HW ? e0 - n * g.HW : 0;
     const index_t k1 = e1 - n * g.HW < g.HW ? e1 - n * g.HW : g.HW;

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cuda/batch_norm.h"
 #include "tests/cuda/gpu.h"
@@ -70,8 +71,13 @@ void check_forward_train(const BatchNormParams& p, const Variant& v, double offs
 struct Wanted {
   bool dx = true, dgamma = true, dbeta = true, gamma = true, in_place = false;
 };
-const std::vector<Wanted> kWanted = {
-    {}, {true, false, false}, {false, true, true}, {false, false, true}, {true, true, true, false}, {true, true, false, true, true}};
+// All; dx only; dgamma and dbeta only; dbeta only; gamma null; dx == dy without dbeta.
+const std::vector<Wanted> kWanted = {{},
+                                     {true, false, false},
+                                     {false, true, true},
+                                     {false, false, true},
+                                     {true, true, true, false},
+                                     {true, true, false, true, true}};
 
 // Training (stats = save_mean, save_invstd) or eval (stats = running_mean, running_var) backward.
 template <typename T>
@@ -193,6 +199,57 @@ TEST_CASE_TEMPLATE("batch_norm/cuda_backward_matches_cpu", T, float, double) {
       CAPTURE(w.in_place);
       check_backward<T>(params(s), /*train=*/true, w, seed += 10);
       check_backward<T>(params(s), /*train=*/false, w, seed += 10);
+    }
+  }
+}
+
+// The fused forward against the CPU forward followed by the CPU activation: none, relu (without the
+// pre-activation y, which relu's backward does not need), prelu with a shared and per-channel slopes,
+// and y_act written over x.
+TEST_CASE_TEMPLATE("batch_norm/cuda_forward_train_act_matches_cpu", T, float, double) {
+  NN_REQUIRE_GPU();
+  struct Act {
+    Activation act;
+    index_t slopes;
+    bool want_y, in_place;
+  };
+  unsigned seed = 400;
+  for (const Shape& s : {Shape{32, 64, 56 * 56}, Shape{2, 512, 7 * 7}, Shape{3, 5, 7}}) {
+    const BatchNormParams p = params(s);
+    const std::size_t n = std::size_t(p.N * p.C * p.HW), C = std::size_t(p.C);
+    for (const Act& a : {Act{Activation::none, 0, true, false}, Act{Activation::relu, 0, false, false},
+                         Act{Activation::relu, 0, true, true}, Act{Activation::prelu, 1, true, false},
+                         Act{Activation::prelu, s.C, true, true}}) {
+      CAPTURE(s.C);
+      CAPTURE(int(a.act));
+      CAPTURE(a.slopes);
+      CAPTURE(a.want_y);
+      CAPTURE(a.in_place);
+      const auto x = random_vector<T>(n, seed += 10, -2, 3);
+      const auto gamma = positive<T>(C, seed + 1), beta = random_vector<T>(C, seed + 2);
+      const auto slope = random_vector<T>(std::size_t(a.slopes), seed + 3, 0, 0.5);
+      std::vector<T> y(n), y_act(n), mean(C), invstd(C);
+      batch_norm_forward_train_cpu(p, x.data(), gamma.data(), beta.data(), y.data(), mean.data(), invstd.data(),
+                                   static_cast<T*>(nullptr), static_cast<T*>(nullptr));
+      if (a.act == Activation::relu)
+        relu_forward_cpu(index_t(n), y.data(), y_act.data());
+      else if (a.act == Activation::prelu)
+        prelu_forward_cpu(p.N, p.C, p.HW, a.slopes, y.data(), slope.data(), y_act.data());
+      else
+        y_act = y;
+
+      DeviceBuffer<T> d_x(x), d_gamma(gamma), d_beta(beta), d_y(n), d_y_act(n), d_mean(C), d_invstd(C);
+      DeviceBuffer<T> d_slope(slope);
+      DeviceBuffer<double> ws(std::size_t(batch_norm_workspace_size(p)));
+      T* out_act = a.in_place ? d_x.get() : d_y_act.get();
+      batch_norm_forward_train_act_cuda(p, d_x.get(), d_gamma.get(), d_beta.get(), a.want_y ? d_y.get() : nullptr,
+                                        d_mean.get(), d_invstd.get(), static_cast<T*>(nullptr),
+                                        static_cast<T*>(nullptr), a.act, a.slopes ? d_slope.get() : nullptr,
+                                        a.slopes, out_act, ws.get(), nullptr);
+      NN_CHECK_REL((a.in_place ? d_x : d_y_act).download(), y_act, kTol<T>);
+      if (a.want_y) NN_CHECK_REL(d_y.download(), y, kTol<T>);
+      NN_CHECK_REL(d_mean.download(), mean, kTol<T>);
+      NN_CHECK_REL(d_invstd.download(), invstd, kTol<T>);
     }
   }
 }
