@@ -129,6 +129,13 @@ struct ConvCall {
             p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dil_h, p.dil_w, p.groups};
   }
 
+  // Whether a cudnnFind result may serve this mode. ALLOW_CONVERSION would round f32 operands to fp16,
+  // which no mode asks for; fp32 takes no tensor-core result (Find under FMA math should return none).
+  bool accepts(cudnnMathType_t m) const {
+    if (m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;
+    return sizeof(T) == 8 || math == MathMode::tf32 || m != CUDNN_TENSOR_OP_MATH;
+  }
+
   // Runs in the winner's math type where cuDNN may choose it (tf32); fp32 stays on FMA math whatever
   // cudnnFind reported, so TF32 can never slip in.
   void use(const ConvAlgo& a) {
@@ -138,9 +145,11 @@ struct ConvCall {
 
 // The cached algorithm of `key`, or cudnnFind's fastest on first use. size_of(algo, &bytes) asks the
 // workspace of one algorithm; find(perf, count, &returned, workspace, bytes) runs cudnnFind*Ex.
-template <typename Perf, int kCount, typename SizeOf, typename Find>
-ConvAlgo choose_algo(CudnnContext& ctx, const cu::ConvAlgoKey& key, const std::string& op, const char* find_name,
-                     SizeOf size_of, Find find) {
+template <typename Perf, int kCount, typename T, typename SizeOf, typename Find>
+ConvAlgo choose_algo(CudnnContext& ctx, const ConvCall<T>& c, Direction dir, const Conv2dParams& p,
+                     const char* find_name, SizeOf size_of, Find find) {
+  const cu::ConvAlgoKey key = c.key(dir, p);
+  const std::string& op = c.op;
   if (auto it = ctx.algos.find(key); it != ctx.algos.end()) return it->second;
   std::size_t budget = 0;
   for (int a = 0; a < kCount; ++a) {
@@ -152,10 +161,8 @@ ConvAlgo choose_algo(CudnnContext& ctx, const cu::ConvAlgoKey& key, const std::s
   int returned = 0;
   check_cudnn(find(perf, kCount, &returned, ctx.workspace.get(), budget), find_name, op);
   for (int i = 0; i < returned; ++i) {
-    // Sorted fastest first. ALLOW_CONVERSION would round f32 operands to fp16: never what a mode asks.
-    const Perf& r = perf[i];
-    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > budget || r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
-      continue;
+    const Perf& r = perf[i];  // sorted fastest first
+    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > budget || !c.accepts(r.mathType)) continue;
     const ConvAlgo chosen{int(r.algo), r.mathType, r.memory};
     ctx.algos.emplace(key, chosen);
     return chosen;
@@ -174,7 +181,7 @@ void conv2d_forward_cudnn(const Conv2dParams& p, const T* x, const T* w, const T
   auto locked = cu::context_for<CudnnContext>(stream);
   CudnnContext& ctx = locked.ctx;
   const ConvAlgo a = choose_algo<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
-      ctx, c.key(Direction::forward, p), c.op, "cudnnFindConvolutionForwardAlgorithmEx",
+      ctx, c, Direction::forward, p, "cudnnFindConvolutionForwardAlgorithmEx",
       [&](int algo, std::size_t* bytes) {
         return cudnnGetConvolutionForwardWorkspaceSize(ctx.handle, c.x, c.w, c.conv, c.y,
                                                        cudnnConvolutionFwdAlgo_t(algo), bytes);
@@ -208,7 +215,7 @@ void conv2d_backward_data_cudnn(const Conv2dParams& p, const T* dy, const T* w, 
   auto locked = cu::context_for<CudnnContext>(stream);
   CudnnContext& ctx = locked.ctx;
   const ConvAlgo a = choose_algo<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
-      ctx, c.key(Direction::backward_data, p), c.op, "cudnnFindConvolutionBackwardDataAlgorithmEx",
+      ctx, c, Direction::backward_data, p, "cudnnFindConvolutionBackwardDataAlgorithmEx",
       [&](int algo, std::size_t* bytes) {
         return cudnnGetConvolutionBackwardDataWorkspaceSize(ctx.handle, c.w, c.y, c.conv, c.x,
                                                             cudnnConvolutionBwdDataAlgo_t(algo), bytes);
@@ -241,7 +248,7 @@ void conv2d_backward_weight_cudnn(const Conv2dParams& p, const T* x, const T* dy
   auto locked = cu::context_for<CudnnContext>(stream);
   CudnnContext& ctx = locked.ctx;
   const ConvAlgo a = choose_algo<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
-      ctx, c.key(Direction::backward_weight, p), c.op, "cudnnFindConvolutionBackwardFilterAlgorithmEx",
+      ctx, c, Direction::backward_weight, p, "cudnnFindConvolutionBackwardFilterAlgorithmEx",
       [&](int algo, std::size_t* bytes) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(ctx.handle, c.x, c.y, c.conv, c.w,
                                                               cudnnConvolutionBwdFilterAlgo_t(algo), bytes);
