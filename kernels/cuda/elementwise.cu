@@ -105,6 +105,22 @@ __global__ void channel_mul_forward_kernel(index_t n, index_t HW, const T* x, co
 }
 
 template <typename T>
+__global__ void plane_add_forward_kernel(index_t n, index_t HW, const T* x, const T* s, T* y) {
+  for (index_t i = global_index(); i < n; i += grid_stride()) y[i] = x[i] + s[i / HW];
+}
+
+// One block per plane, summed in double through the block's fixed tree.
+template <typename T>
+__global__ void plane_sum_kernel(index_t planes, index_t HW, const T* x, T* y) {
+  for (index_t p = blockIdx.x; p < planes; p += gridDim.x) {
+    double acc = 0;
+    for (index_t k = threadIdx.x; k < HW; k += blockDim.x) acc += double(x[p * HW + k]);
+    acc = cu::block_sum(acc);
+    if (threadIdx.x == 0) y[p] = T(acc);
+  }
+}
+
+template <typename T>
 __global__ void spatial_mul_forward_kernel(index_t n, index_t C, index_t HW, const T* x, const T* s, T* y) {
   for (index_t i = global_index(); i < n; i += grid_stride()) y[i] = x[i] * s[(i / (C * HW)) * HW + i % HW];
 }
@@ -296,6 +312,21 @@ void sum_squares_cuda(index_t n, const T* x, T* out, Stream stream) {
   cu::check_launch("sum_squares_cuda");
 }
 
+template <typename T>
+void plane_add_forward_cuda(index_t planes, index_t HW, const T* x, const T* s, T* y, Stream stream) {
+  const index_t n = planes * HW;
+  if (n == 0) return;
+  plane_add_forward_kernel<<<cu::blocks_for(n), cu::kThreads, 0, stream>>>(n, HW, x, s, y);
+  cu::check_launch("plane_add_forward_cuda");
+}
+template <typename T>
+void plane_sum_cuda(index_t planes, index_t HW, const T* x, T* y, Stream stream) {
+  if (planes == 0) return;
+  plane_sum_kernel<<<static_cast<int>(planes < cu::kMaxBlocks ? planes : cu::kMaxBlocks), cu::kThreads, 0, stream>>>(
+      planes, HW, x, y);
+  cu::check_launch("plane_sum_cuda");
+}
+
 // The arithmetic ops, for every storage type.
 #define KERN_INSTANTIATE_ARITH(T)                                                                 \
   template void add_cuda<T>(index_t, const T*, const T*, T*, Stream);                             \
@@ -325,6 +356,8 @@ void sum_squares_cuda(index_t n, const T* x, T* out, Stream stream) {
   template void l2_normalize_backward_cuda<T>(index_t, index_t, const T*, const T*, const T*, T*, double,   \
                                               Stream);                                                      \
   template void sum_cuda<T>(index_t, const T*, T*, Stream);                                                 \
+  template void plane_add_forward_cuda<T>(index_t, index_t, const T*, const T*, T*, Stream);                \
+  template void plane_sum_cuda<T>(index_t, index_t, const T*, T*, Stream);                                  \
   template void sum_squares_cuda<T>(index_t, const T*, T*, Stream);
 KERN_INSTANTIATE(float)
 KERN_INSTANTIATE(double)

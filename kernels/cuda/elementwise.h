@@ -101,4 +101,9 @@ void sum_cuda(index_t n, const T* x, T* out, Stream stream);
 template <typename T>
 void sum_squares_cuda(index_t n, const T* x, T* out, Stream stream);
 
+template <typename T>
+void plane_add_forward_cuda(index_t planes, index_t HW, const T* x, const T* s, T* y, Stream stream);
+template <typename T>
+void plane_sum_cuda(index_t planes, index_t HW, const T* x, T* y, Stream stream);
+
 }  // namespace kern

@@ -39,8 +39,9 @@ Tensor channel_affine(const Tensor& x_in, const Tensor& weight_in, const Tensor&
           Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
           Tensor dw = needs[1] ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
           Tensor db = needs[2] ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
+          const Tensor ws = NN_CUDA_SCRATCH(dy.device(), kern::channel_affine_backward_workspace_size(N, C, HW));
           dispatch_floating(x.dtype(), "channel_affine_backward", [&]<typename T>() {
-            NN_KERNEL(dy.device(), channel_affine_backward, N, C, HW, dy.data<T>(), x.data<T>(), weight.data<T>(),
+            NN_KERNEL_WS(dy.device(), ws, channel_affine_backward, N, C, HW, dy.data<T>(), x.data<T>(), weight.data<T>(),
                                               needs[0] ? dx.data<T>() : nullptr, needs[1] ? dw.data<T>() : nullptr,
                                               needs[2] ? db.data<T>() : nullptr);
           });

@@ -3,6 +3,8 @@
 // the backward. The eval backward treats the running statistics as constants, as PyTorch does.
 #include "libnn/ops/batch_norm.h"
 
+#include <algorithm>
+
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cuda/batch_norm.h"
 #include "kernels/cuda/vendor.h"
@@ -36,9 +38,15 @@ bool use_cudnn(const Tensor& x) {
   return x.device().is_cuda() && CudaOptions::current().batch_norm == ConvBackend::cudnn;
 }
 
-// cuDNN's spatial batch norm (name_cudnn) when CudaOptions asks for it, else ours on x's device.
-#define NN_BATCH_NORM_KERNEL(x, name, ...) \
-  (use_cudnn(x) ? NN_CUDA(name##_cudnn, __VA_ARGS__) : NN_KERNEL((x).device(), name, __VA_ARGS__))
+// The scratch of our CUDA kernels' per-channel reductions; cuDNN (when it runs) needs none.
+Tensor reduction_scratch(const Tensor& x, const kern::BatchNormParams& p) {
+  return use_cudnn(x) ? Tensor() : NN_CUDA_SCRATCH(x.device(), kern::batch_norm_workspace_size(p));
+}
+
+// A training-mode batch_norm kernel on x's device: cuDNN's (name_cudnn) when CudaOptions asks for it,
+// else ours.
+#define NN_BATCH_NORM_KERNEL(x, ws, name, ...) \
+  (use_cudnn(x) ? NN_CUDA(name##_cudnn, __VA_ARGS__) : NN_KERNEL_WS((x).device(), ws, name, __VA_ARGS__))
 
 }  // namespace
 
@@ -74,8 +82,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
   if (training) {
     Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
+    const Tensor ws = reduction_scratch(x, p);
     dispatch_floating(x.dtype(), kOp, [&]<typename T>() {
-      NN_BATCH_NORM_KERNEL(x, batch_norm_forward_train, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
+      NN_BATCH_NORM_KERNEL(x, ws, batch_norm_forward_train, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
                                          save_mean.data<T>(), save_invstd.data<T>(), ptr_or_null<T>(running_mean),
                                          ptr_or_null<T>(running_var));
     });
@@ -86,8 +95,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
                          Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
                          Tensor dw = needs[1] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
                          Tensor db = needs[2] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
+                         const Tensor ws = reduction_scratch(dy, p);
                          dispatch_floating(x.dtype(), "batch_norm_backward", [&]<typename T>() {
-                           NN_BATCH_NORM_KERNEL(dy, batch_norm_backward_train, 
+                           NN_BATCH_NORM_KERNEL(dy, ws, batch_norm_backward_train,
                                p, dy.data<T>(), x.data<T>(), ptr_or_null<T>(weight), save_mean.data<T>(),
                                save_invstd.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dw), ptr_or_null<T>(db));
                          });
@@ -103,8 +113,12 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
   const Tensor mean = grad ? running_mean.clone() : running_mean;
   const Tensor var = grad ? running_var.clone() : running_var;
   dispatch_floating(x.dtype(), kOp, [&]<typename T>() {
-    NN_BATCH_NORM_KERNEL(x, batch_norm_forward_eval, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), mean.data<T>(),
-                                      var.data<T>(), y.data<T>());
+    if (use_cudnn(x))
+      NN_CUDA(batch_norm_forward_eval_cudnn, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias),
+              mean.data<T>(), var.data<T>(), y.data<T>());
+    else
+      NN_KERNEL(x.device(), batch_norm_forward_eval, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias),
+                mean.data<T>(), var.data<T>(), y.data<T>());
   });
   if (grad)
     autograd::record(y, "batch_norm_eval", {x_in, weight_in, bias_in},
@@ -113,11 +127,12 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
                        Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
                        Tensor dw = needs[1] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
                        Tensor db = needs[2] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
+                       // cuDNN has no eval-mode backward: ours runs it whatever the backend.
+                       const Tensor ws = NN_CUDA_SCRATCH(dy.device(), kern::batch_norm_workspace_size(p));
                        dispatch_floating(x.dtype(), "batch_norm_backward", [&]<typename T>() {
-                         // cuDNN has no eval-mode backward: ours runs it whatever the backend.
-                         NN_KERNEL(dy.device(), batch_norm_backward_eval, p, dy.data<T>(), x.data<T>(), ptr_or_null<T>(weight),
-                                                            mean.data<T>(), var.data<T>(), ptr_or_null<T>(dx),
-                                                            ptr_or_null<T>(dw), ptr_or_null<T>(db));
+                         NN_KERNEL_WS(dy.device(), ws, batch_norm_backward_eval, p, dy.data<T>(), x.data<T>(),
+                                      ptr_or_null<T>(weight), mean.data<T>(), var.data<T>(), ptr_or_null<T>(dx),
+                                      ptr_or_null<T>(dw), ptr_or_null<T>(db));
                        });
                        return autograd::Grads{dx, dw, db};
                      });
