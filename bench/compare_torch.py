@@ -62,7 +62,8 @@ sample's three modalities). % of peak is against NVIDIA's H200 datasheet figures
 10 repeats (20 at batch 1), at most 3 s of steps and 90 s in all per case, no case started after 180 s
 (--time-limit-s; the ones left are listed as not run), and no phase table, so that the short table ends
 the output. On the CPU, --quick only cuts the repeats (1; 2 at batch 1).
-A case that fails or times out is reported and the others still run; the exit status is then 1.
+A case that fails or times out is reported and the others still run; the exit status is then 1 (also when
+a case printed its result and then failed to exit cleanly: its numbers are kept).
 
 --report RUN.json... prints the tables again from saved --json files, keeping each side's best over all.
 Speedup = PyTorch ms / our ms: above 1 we are faster.
@@ -306,24 +307,28 @@ def run_json(cmd, env, timeout=None):
     wall = time.perf_counter() - t0
     self1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_busy_seconds()
     what = " ".join(cmd)
-    if rc != 0:
-        last = ([line for line in stderr.splitlines() if line.strip()] or ["no message"])[-1]
-        reason = f"killed after {timeout:.0f} s" if rc is None else f"exit {rc}: {last[:200]}"
-        raise CaseFailed(reason, f"compare_torch.py: {what} failed ({reason}):\n{stderr[-3000:]}")
-    own = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
+    last = ([line for line in stderr.splitlines() if line.strip()] or ["no message"])[-1]
+    reason = None if rc == 0 else f"killed after {timeout:.0f} s" if rc is None else f"exit {rc}: {last[:200]}"
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if not lines:
-        raise CaseFailed("no JSON", f"compare_torch.py: no JSON from {what}:\n{stdout[-2000:]}{stderr[-2000:]}")
+        reason = reason or "no JSON"
+        raise CaseFailed(reason, f"compare_torch.py: {what} failed ({reason}):\n{stdout[-2000:]}{stderr[-3000:]}")
+    own = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
     result = json.loads(lines[-1])
+    if reason:  # the measurement is whole; what went wrong after it (teardown) is reported with it
+        result["exit_note"] = reason
     result["other_load_cores"] = max(0.0, (busy1 - busy0 - own) / wall)
     return result
 
 
 def must_run_json(cmd, env):
     try:
-        return run_json(cmd, env)
+        r = run_json(cmd, env)
     except CaseFailed as e:
         sys.exit(str(e))
+    if "exit_note" in r:
+        sys.exit(f"compare_torch.py: {' '.join(cmd)}: {r['exit_note']} after its result")
+    return r
 
 
 def ours_cmd(args, *extra):
@@ -436,7 +441,7 @@ def report_cuda(results, infos, peak, sides, notes, with_phases=True):
     per_side = " / ".join(sides)
     lines = phase_table(results, sides, 1) if with_phases else []
     if notes:
-        lines += ["", "Not measured:", *(f"- {n}" for n in notes)]
+        lines += ["", "Notes:", *(f"- {n}" for n in notes)]
     lines += ["", f"GPU {', '.join(gpus) or 'unknown (no PyTorch side ran)'}, --math {peak['math']}; % of peak against "
               f"{peak['tflops']:g} TFLOP/s ({peak['source']}); speedup = PyTorch ms / ours", ""]
     cols = ["net", "case", f"ms {per_side}", *(f"speedup vs {t}: {' / '.join(ours)}" for t in baselines),
@@ -604,6 +609,9 @@ def main():
                     r["round"] = rnd
                     runs.append(r)
                     print(run_line(what, r), flush=True)
+                    if "exit_note" in r:
+                        failed = True
+                        notes.append(f"{what}: measured, then {r['exit_note']}")
                     keep_best(results, r)
     print()
     if cuda:
@@ -611,7 +619,7 @@ def main():
     else:
         peak["measured_gflops"].append(must_run_json(ours_cmd(args, "--fma-peak"), env)["fma_peak_gflops"])
         if notes:
-            print("Not measured:", *(f"- {n}" for n in notes), "", sep="\n")
+            print("Notes:", *(f"- {n}" for n in notes), "", sep="\n")
         print(report_cpu(results, infos, peak))
     if args.json:
         with open(args.json + ".tmp", "w") as f:
