@@ -17,7 +17,7 @@ namespace kern::cu {
 
 // A warp merges a channel's chunks, one per lane.
 constexpr index_t kMaxChunks = 32;
-// Blocks that fill an H200 with a few waves: 132 SMs x 4.
+// About four resident blocks of kThreads per SM of an H200 (132 SMs): one wave that keeps memory busy.
 constexpr index_t kReductionBlocks = 132 * 4;
 // Below this many values per chunk a block's partial costs more than the parallelism buys.
 constexpr index_t kMinChunkValues = 2048;
