@@ -77,7 +77,8 @@ DemoResult run_demo(const DemoOptions& o) {
     for (const int fold : o.folds) {
       TrainConfig config = load_train_config(o.config);
       apply_overrides(config, {.fold = fold, .seed = seed, .out = nn::str(o.out, "/runs/seed", seed, "/fold", fold),
-                               .root = data + "/", .epochs = o.epochs > 0 ? std::optional<int>(o.epochs) : std::nullopt});
+                               .root = data + "/", .epochs = o.epochs > 0 ? std::optional<int>(o.epochs) : std::nullopt,
+                               .device = std::nullopt});
       std::printf("\n-- seed %llu, fold %d (held-out attack type: %s)\n", static_cast<unsigned long long>(seed), fold,
                   fold_held_out(nn::str(data, "/folds/fold", fold)).c_str());
       std::fflush(stdout);
