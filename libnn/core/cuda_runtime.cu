@@ -1,7 +1,7 @@
 // CUDA runtime glue for libnn (see cuda_runtime.h). Errors become nn::Error with the CUDA message.
 #include <cuda_runtime.h>
 
-#include "kernels/cuda/fill.h"
+#include "kernels/cuda/elementwise.h"
 #include "libnn/core/check.h"
 #include "libnn/core/cuda_runtime.h"
 #include "libnn/core/device.h"
@@ -62,7 +62,7 @@ void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
 void synchronize() { check(cudaDeviceSynchronize(), "cuda synchronize"); }
 
 void fill_f32(float* dst, std::size_t n, float value) {
-  kern::fill_cuda(dst, n, value, nullptr);
+  kern::fill_cuda<float>(static_cast<kern::index_t>(n), value, dst, nullptr);
   check(cudaGetLastError(), "fill (cuda)");
 }
 
