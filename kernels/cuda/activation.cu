@@ -52,12 +52,18 @@ __device__ __forceinline__ T prelu_slope(const T* weight, index_t num_weights, i
   return weight[num_weights == 1 ? 0 : c];
 }
 
+// v where x > 0, else a * v: the forward's value (v = x) and the backward's gradient (v = dy).
+template <typename T>
+__device__ __forceinline__ T prelu_select(T x, T v, T a) {
+  return x > T(0) ? v : a * v;
+}
+
 template <typename T>
 __global__ void prelu_forward_kernel(index_t n, index_t C, index_t HW, index_t num_weights, const T* x,
                                      const T* weight, T* y) {
   for (index_t i = global_index(); i < n; i += grid_stride()) {
     const T v = x[i];
-    y[i] = v > T(0) ? v : prelu_slope(weight, num_weights, (i / HW) % C) * v;
+    y[i] = prelu_select(v, v, prelu_slope(weight, num_weights, (i / HW) % C));
   }
 }
 
@@ -66,8 +72,7 @@ template <typename T>
 __global__ void prelu_backward_data_kernel(index_t n, index_t C, index_t HW, index_t num_weights, const T* dy,
                                            const T* x, const T* weight, T* dx) {
   for (index_t i = global_index(); i < n; i += grid_stride()) {
-    const T g = dy[i];
-    dx[i] = x[i] > T(0) ? g : prelu_slope(weight, num_weights, (i / HW) % C) * g;
+    dx[i] = prelu_select(x[i], dy[i], prelu_slope(weight, num_weights, (i / HW) % C));
   }
 }
 
@@ -85,7 +90,7 @@ __global__ void prelu_backward_kernel(index_t N, index_t C, index_t HW, index_t 
       const index_t at = ((j / HW) * C + c) * HW + j % HW;
       const T xv = x[at], g = dy[at];
       if (!(xv > T(0))) acc += double(xv) * double(g);
-      if (dx) dx[at] = xv > T(0) ? g : a * g;
+      if (dx) dx[at] = prelu_select(xv, g, a);
     }
     acc = cu::block_sum(acc);
     if (threadIdx.x == 0) {

@@ -223,6 +223,22 @@ void axpy_cuda(index_t n, T alpha, const T* x, T* y, Stream stream) {
 }
 
 template <typename T>
+void plane_add_forward_cuda(index_t planes, index_t HW, const T* x, const T* s, T* y, Stream stream) {
+  const index_t n = planes * HW;
+  if (n <= 0) return;
+  plane_add_forward_kernel<<<cu::blocks_for(n), cu::kThreads, 0, stream>>>(n, HW, x, s, y);
+  cu::check_launch("plane_add_forward_cuda");
+}
+
+template <typename T>
+void plane_sum_cuda(index_t planes, index_t HW, const T* x, T* y, Stream stream) {
+  if (planes <= 0) return;
+  if (HW == 0) return fill_cuda<T>(planes, T(0), y, stream);
+  plane_sum_kernel<<<cu::row_blocks(planes), cu::row_threads(HW), 0, stream>>>(planes, HW, x, y);
+  cu::check_launch("plane_sum_cuda");
+}
+
+template <typename T>
 void channel_mul_forward_cuda(index_t N, index_t C, index_t HW, const T* x, const T* s, T* y, Stream stream) {
   const index_t n = N * C * HW;
   if (n <= 0) return;
@@ -310,21 +326,6 @@ template <typename T>
 void sum_squares_cuda(index_t n, const T* x, T* out, Stream stream) {
   sum_kernel<T, true><<<1, kSumThreads, 0, stream>>>(n, x, out);
   cu::check_launch("sum_squares_cuda");
-}
-
-template <typename T>
-void plane_add_forward_cuda(index_t planes, index_t HW, const T* x, const T* s, T* y, Stream stream) {
-  const index_t n = planes * HW;
-  if (n == 0) return;
-  plane_add_forward_kernel<<<cu::blocks_for(n), cu::kThreads, 0, stream>>>(n, HW, x, s, y);
-  cu::check_launch("plane_add_forward_cuda");
-}
-template <typename T>
-void plane_sum_cuda(index_t planes, index_t HW, const T* x, T* y, Stream stream) {
-  if (planes == 0) return;
-  plane_sum_kernel<<<static_cast<int>(planes < cu::kMaxBlocks ? planes : cu::kMaxBlocks), cu::kThreads, 0, stream>>>(
-      planes, HW, x, y);
-  cu::check_launch("plane_sum_cuda");
 }
 
 // The arithmetic ops, for every storage type.
