@@ -189,12 +189,11 @@ struct WeightStore {
 // db[k] = sum over n, p, q of dy: one block per channel, a fixed-tree sum in Acc<T>.
 template <typename T>
 __global__ void bias_grad_kernel(Geometry G, const T* dy, T* db) {
-  const int k = blockIdx.x;
-  const index_t PQ = static_cast<index_t>(G.P) * G.Q, total = PQ * G.N;
+  const int k = blockIdx.x, PQ = G.P * G.Q;
   cu::Acc<T> sum = 0;
-  for (index_t j = threadIdx.x; j < total; j += blockDim.x) {
-    const index_t n = j / PQ;
-    sum += dy[(n * G.K + k) * PQ + (j - n * PQ)];
+  for (int n = 0; n < G.N; ++n) {
+    const T* plane = dy + (static_cast<index_t>(n) * G.K + k) * PQ;
+    for (int pq = threadIdx.x; pq < PQ; pq += blockDim.x) sum += plane[pq];
   }
   sum = cu::block_sum(sum);
   if (threadIdx.x == 0) db[k] = static_cast<T>(sum);
