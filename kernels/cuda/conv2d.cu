@@ -14,22 +14,26 @@
 #include <string>
 
 #include "kernels/cuda/conv2d.h"
+#include "kernels/cuda/fast_div.h"
 #include "kernels/cuda/mma.cuh"
 
 namespace kern {
 
 namespace {
 
-// Conv2dParams as int, for the divisions in every gather (64-bit division is many instructions).
+// Conv2dParams as int, with the divisors that split GEMM indices into conv coordinates ready for
+// multiply-high division (fast_div.h): the gathers divide several times per element.
 struct Geometry {
   int N, C, H, W, K, R, S, P, Q;
   int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
   int Cg, Kg, RS;
+  cu::FastDiv by_RS, by_S, by_PQ, by_Q, by_HW, by_W, by_stride_h, by_stride_w;
 };
 
 void check_params(const Conv2dParams& p, const char* op) {
   if (p.groups < 1 || p.C % p.groups != 0 || p.K % p.groups != 0 || p.P() < 1 || p.Q() < 1 || p.stride_h < 1 ||
-      p.stride_w < 1 || p.dil_h < 1 || p.dil_w < 1 || p.pad_h < 0 || p.pad_w < 0 || p.N < 0)
+      p.stride_w < 1 || p.dil_h < 1 || p.dil_w < 1 || p.pad_h < 0 || p.pad_w < 0 || p.N < 0 || p.C < 1 ||
+      p.K < 1 || p.H < 1 || p.W < 1 || p.R < 1 || p.S < 1)
     throw std::invalid_argument(std::string(op) + ": invalid Conv2dParams (C=" + std::to_string(p.C) +
                                 " K=" + std::to_string(p.K) + " groups=" + std::to_string(p.groups) +
                                 " P=" + std::to_string(p.P()) + " Q=" + std::to_string(p.Q()) + ")");
@@ -45,9 +49,15 @@ Geometry geometry(const Conv2dParams& p, const char* op) {
   for (const index_t d : dims)
     if (d > kMax) throw std::invalid_argument(std::string(op) + ": shape too large for 32-bit tile indices");
   const auto i = [](index_t v) { return static_cast<int>(v); };
-  return {i(p.N),        i(p.C),        i(p.H),     i(p.W),     i(p.K),     i(p.R),
-          i(p.S),        i(p.P()),      i(p.Q()),   i(p.stride_h), i(p.stride_w), i(p.pad_h),
-          i(p.pad_w),    i(p.dil_h),    i(p.dil_w), i(p.C / p.groups), i(p.K / p.groups), i(p.R * p.S)};
+  Geometry G{i(p.N),     i(p.C),     i(p.H),        i(p.W),           i(p.K),           i(p.R),
+             i(p.S),     i(p.P()),   i(p.Q()),      i(p.stride_h),    i(p.stride_w),    i(p.pad_h),
+             i(p.pad_w), i(p.dil_h), i(p.dil_w),    i(p.C / p.groups), i(p.K / p.groups), i(p.R * p.S),
+             {},         {},         {},            {},               {},               {},
+             {},         {}};
+  G.by_RS = cu::FastDiv(G.RS), G.by_S = cu::FastDiv(G.S), G.by_PQ = cu::FastDiv(G.P * G.Q);
+  G.by_Q = cu::FastDiv(G.Q), G.by_HW = cu::FastDiv(G.H * G.W), G.by_W = cu::FastDiv(G.W);
+  G.by_stride_h = cu::FastDiv(G.stride_h), G.by_stride_w = cu::FastDiv(G.stride_w);
+  return G;
 }
 
 // x[n, c, h, w], or 0 in the padding.
@@ -75,8 +85,8 @@ struct Im2col {
   const T* x;
   bool k_fast = false;
   __device__ T operator()(int g, int k, int col) const {
-    const int c = k / G.RS, rs = k - c * G.RS, r = rs / G.S, s = rs - r * G.S;
-    const int PQ = G.P * G.Q, n = col / PQ, pq = col - n * PQ, p = pq / G.Q, q = pq - p * G.Q;
+    int c, r, n, p;
+    const int s = G.by_S.divmod(G.by_RS.divmod(k, c), r), q = G.by_Q.divmod(G.by_PQ.divmod(col, n), p);
     return x_at(G, x, n, g * G.Cg + c, p * G.stride_h - G.pad_h + r * G.dil_h,
                 q * G.stride_w - G.pad_w + s * G.dil_w);
   }
@@ -89,14 +99,15 @@ struct ForwardStore {
   ConvEpilogue<T> e;
   template <typename V>
   __device__ void operator()(int g, int m, int col, V acc) const {
-    const int k = g * G.Kg + m, PQ = G.P * G.Q, n = col / PQ, pq = col - n * PQ;
+    int n;
+    const int k = g * G.Kg + m, pq = G.by_PQ.divmod(col, n);
     // The CPU's finish_outputs: v = scale * conv + bias, then the activation.
     T v = (e.scale ? e.scale[k] : T(1)) * T(acc) + (e.bias ? e.bias[k] : T(0));
     if (e.act == Activation::relu)
       v = v > T(0) ? v : T(0) * v;
     else if (e.act == Activation::prelu)
       v = v > T(0) ? v : e.slope[e.slope_count == 1 ? 0 : k] * v;
-    y[(static_cast<index_t>(n) * G.K + k) * PQ + pq] = v;
+    y[(static_cast<index_t>(n) * G.K + k) * G.by_PQ.divisor() + pq] = v;
   }
 };
 
@@ -107,7 +118,8 @@ struct WeightColumns {
   const T* w;
   bool k_fast = true;
   __device__ T operator()(int g, int c, int k) const {
-    const int kk = k / G.RS, rs = k - kk * G.RS;
+    int kk;
+    const int rs = G.by_RS.divmod(k, kk);
     return w[((static_cast<index_t>(g) * G.Kg + kk) * G.Cg + c) * G.RS + rs];
   }
 };
@@ -120,11 +132,12 @@ struct TransposedIm2col {
   const T* dy;
   bool k_fast = false;
   __device__ T operator()(int g, int k, int col) const {
-    const int kk = k / G.RS, rs = k - kk * G.RS, r = rs / G.S, s = rs - r * G.S;
-    const int HW = G.H * G.W, n = col / HW, hw = col - n * HW, h = hw / G.W, w = hw - h * G.W;
+    int kk, r, n, h;
+    const int s = G.by_S.divmod(G.by_RS.divmod(k, kk), r), w = G.by_W.divmod(G.by_HW.divmod(col, n), h);
     const int ph = h + G.pad_h - r * G.dil_h, qw = w + G.pad_w - s * G.dil_w;
-    if (ph < 0 || qw < 0 || ph % G.stride_h != 0 || qw % G.stride_w != 0) return T(0);
-    const int p = ph / G.stride_h, q = qw / G.stride_w;
+    if (ph < 0 || qw < 0) return T(0);
+    int p, q;
+    if (G.by_stride_h.divmod(ph, p) != 0 || G.by_stride_w.divmod(qw, q) != 0) return T(0);
     if (p >= G.P || q >= G.Q) return T(0);
     return dy[((static_cast<index_t>(n) * G.K + g * G.Kg + kk) * G.P + p) * G.Q + q];
   }
@@ -136,8 +149,9 @@ struct DataStore {
   T* dx;
   template <typename V>
   __device__ void operator()(int g, int c, int col, V acc) const {
-    const int HW = G.H * G.W, n = col / HW, hw = col - n * HW;
-    dx[(static_cast<index_t>(n) * G.C + g * G.Cg + c) * HW + hw] = T(acc);
+    int n;
+    const int hw = G.by_HW.divmod(col, n);
+    dx[(static_cast<index_t>(n) * G.C + g * G.Cg + c) * G.by_HW.divisor() + hw] = T(acc);
   }
 };
 
@@ -148,8 +162,9 @@ struct GradRows {
   const T* dy;
   bool k_fast = true;
   __device__ T operator()(int g, int m, int j) const {
-    const int PQ = G.P * G.Q, n = j / PQ, pq = j - n * PQ;
-    return dy[(static_cast<index_t>(n) * G.K + g * G.Kg + m) * PQ + pq];
+    int n;
+    const int pq = G.by_PQ.divmod(j, n);
+    return dy[(static_cast<index_t>(n) * G.K + g * G.Kg + m) * G.by_PQ.divisor() + pq];
   }
 };
 
@@ -174,12 +189,11 @@ struct WeightStore {
 // db[k] = sum over n, p, q of dy: one block per channel, a fixed-tree sum in Acc<T>.
 template <typename T>
 __global__ void bias_grad_kernel(Geometry G, const T* dy, T* db) {
-  const int k = blockIdx.x;
-  const index_t PQ = static_cast<index_t>(G.P) * G.Q, total = PQ * G.N;
+  const int k = blockIdx.x, PQ = G.P * G.Q;
   cu::Acc<T> sum = 0;
-  for (index_t j = threadIdx.x; j < total; j += blockDim.x) {
-    const index_t n = j / PQ;
-    sum += dy[(n * G.K + k) * PQ + (j - n * PQ)];
+  for (int n = 0; n < G.N; ++n) {
+    const T* plane = dy + (static_cast<index_t>(n) * G.K + k) * PQ;
+    for (int pq = threadIdx.x; pq < PQ; pq += blockDim.x) sum += plane[pq];
   }
   sum = cu::block_sum(sum);
   if (threadIdx.x == 0) db[k] = static_cast<T>(sum);

@@ -28,8 +28,10 @@
 namespace kern::cu::tile {
 
 constexpr int kBM = 64, kBN = 64, kBK = 16, kThreads = 256;
-// Row padding of the shared tiles: with 72 words per row the MMA fragment reads (lanes t = 0..3 on four
-// rows, g = 0..7 along a row) hit 4 x 8 distinct banks.
+// Row padding of the shared tiles, 72 elements per row. The tf32 fragment reads (lanes t = 0..3 on four
+// rows, g = 0..7 along a row) hit banks 8t + g: all distinct. bf16 rows are 36 words, so a read of rows
+// 2t (+1) hits words 72t + g/2 (+36): lane pairs share a word (a broadcast), the 16 words are in distinct
+// banks.
 constexpr int kPad = 8;
 constexpr int kLoadsA = kBM * kBK / kThreads, kLoadsB = kBN * kBK / kThreads;
 static_assert(kLoadsA * kThreads == kBM * kBK && kLoadsB * kThreads == kBN * kBK);

@@ -2,6 +2,7 @@
 // every direction x every MathMode over a stride / pad / dilation / groups grid and the HardTune layer
 // shapes at small batch, the fused epilogue, the f64 path, and determinism. Outputs start NaN-poisoned,
 // so an element the kernel does not assign fails the comparison.
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -243,4 +244,61 @@ TEST_CASE("conv2d/cuda_rejects_bad_arguments") {
   e.slope_count = 3;  // neither 1 nor K
   CHECK_THROWS_AS(kern::conv2d_forward_cuda<float>(p, nullptr, nullptr, e, nullptr, MathMode::fp32, nullptr),
                   std::invalid_argument);
+}
+
+TEST_CASE("conv2d/cuda_offsets_past_2_31") {
+  NN_REQUIRE_GPU();
+  // 1x1, C = K = 2 on one 33000^2 image: x and y hold 2.18e9 elements each (8.7 GB), so channel 1's
+  // offsets pass 2^31 while every GEMM index (pixel, channel) still fits an int. The inputs follow a
+  // pattern computable at any offset, so a few windows are checked on the host without a full copy.
+  Conv2dParams p = conv(1, 2, 33000, 33000, 2, 1, 1, 1, 0);
+  const index_t HW = p.H * p.W, n = 2 * HW;
+  REQUIRE(n > (index_t(1) << 31));
+  const auto pattern = [](index_t i) { return float((i * 7919) % 1021) / 1021.0f - 0.5f; };
+  const std::vector<float> w = {0.75f, -0.5f, 0.25f, 1.25f};  // w[k][c]
+  DeviceBuffer<float> x_d(static_cast<std::size_t>(n)), y_d(static_cast<std::size_t>(n));
+  const DeviceBuffer<float> w_d(w);
+  {
+    constexpr index_t kChunk = index_t(1) << 26;
+    std::vector<float> chunk(kChunk);
+    for (index_t at = 0; at < n; at += kChunk) {
+      const index_t len = std::min(kChunk, n - at);
+      for (index_t i = 0; i < len; ++i) chunk[i] = pattern(at + i);
+      gpu_test::check_cuda(cudaMemcpy(x_d.get() + at, chunk.data(), len * sizeof(float), cudaMemcpyHostToDevice),
+                           "upload x");
+    }
+  }
+  // Windows of pixels: the start, channel 1 crossing offset 2^31, and the end.
+  const index_t cross = (index_t(1) << 31) - HW;
+  const index_t starts[] = {0, cross - 512, HW - 1024};
+  const auto window = [&](const DeviceBuffer<float>& buf, index_t c, index_t start) {
+    std::vector<float> host(1024);
+    gpu_test::check_cuda(cudaDeviceSynchronize(), "kernel run");
+    gpu_test::check_cuda(cudaMemcpy(host.data(), buf.get() + c * HW + start, host.size() * sizeof(float),
+                                    cudaMemcpyDeviceToHost), "download window");
+    return host;
+  };
+  const auto y_at = [&](index_t k, index_t pix) {
+    return double(w[k * 2]) * pattern(pix) + double(w[k * 2 + 1]) * pattern(HW + pix);
+  };
+
+  kern::conv2d_forward_cuda<float>(p, x_d.get(), w_d.get(), {}, y_d.get(), MathMode::fp32, nullptr);
+  for (const index_t start : starts)
+    for (index_t k = 0; k < 2; ++k) {
+      std::vector<double> want(1024);
+      for (index_t i = 0; i < 1024; ++i) want[i] = y_at(k, start + i);
+      CAPTURE(start);
+      NN_CHECK_REL(window(y_d, k, start), want, gpu_test::kTolF32);
+    }
+
+  // dx = w^T y, written over x.
+  kern::conv2d_backward_data_cuda<float>(p, y_d.get(), w_d.get(), x_d.get(), MathMode::fp32, nullptr);
+  for (const index_t start : starts)
+    for (index_t c = 0; c < 2; ++c) {
+      std::vector<double> want(1024);
+      for (index_t i = 0; i < 1024; ++i)
+        want[i] = double(w[c]) * y_at(0, start + i) + double(w[2 + c]) * y_at(1, start + i);
+      CAPTURE(start);
+      NN_CHECK_REL(window(x_d, c, start), want, gpu_test::kTolF32);
+    }
 }
