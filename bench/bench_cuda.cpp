@@ -222,11 +222,14 @@ void bm_batch_norm_train(benchmark::State& state, kern::BatchNormParams p, [[may
   const std::size_t n = std::size_t(p.N * p.C * p.HW), c = std::size_t(p.C);
   const DeviceArray x(n, 8, -1.0f, 3.0f), y(n, 9), gamma(c, 10, 0.5f, 1.5f), beta(c, 11), mean(c, 12), invstd(c, 13),
       running_mean(c, 14), running_var(c, 15, 0.5f, 2.0f);
+  // Our kernels' reduction scratch, in doubles: twice as many floats (cudaMalloc aligns to 256 bytes).
+  const DeviceArray workspace(2 * std::size_t(kern::batch_norm_workspace_size(p)), 16);
   run_timed(state, [&](cudaStream_t s) {
 #ifdef NN_BENCH_OURS_BATCH_NORM
     if (impl == Impl::ours_cuda) {
       kern::batch_norm_forward_train_cuda<float>(p, x.get(), gamma.get(), beta.get(), y.get(), mean.get(),
-                                                 invstd.get(), running_mean.get(), running_var.get(), s);
+                                                 invstd.get(), running_mean.get(), running_var.get(),
+                                                 reinterpret_cast<double*>(workspace.get()), s);
       return;
     }
 #endif

@@ -80,6 +80,9 @@ NN_INSTANTIATE_STRIDED(std::uint32_t)
 NN_INSTANTIATE_STRIDED(std::uint64_t)
 
 #define NN_INSTANTIATE_CONVERT(From, To) template void convert_cuda<From, To>(index_t, const From*, To*, Stream);
+NN_INSTANTIATE_CONVERT(float, float)  // same-type conversions are plain copies, instantiated for dispatch's sake
+NN_INSTANTIATE_CONVERT(double, double)
+NN_INSTANTIATE_CONVERT(std::uint16_t, std::uint16_t)
 NN_INSTANTIATE_CONVERT(float, double)
 NN_INSTANTIATE_CONVERT(double, float)
 NN_INSTANTIATE_CONVERT(float, std::uint16_t)

@@ -10,6 +10,7 @@
 
 #include "libnn/core/cuda_options.h"
 #include "libnn/core/cuda_runtime.h"
+#include "libnn/autograd/grad_mode.h"
 #include "libnn/core/rng.h"
 #include "libnn/ops/activation.h"
 #include "libnn/ops/affine.h"
