@@ -119,8 +119,10 @@ struct ConvCall {
         conv(cu::cudnn_type<T>(), p, initial_math(m), op) {}
 
   static cudnnMathType_t initial_math(MathMode m) {
-    if constexpr (sizeof(T) == 8) return CUDNN_DEFAULT_MATH;
-    return m == MathMode::tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+    if constexpr (sizeof(T) == 8)
+      return CUDNN_DEFAULT_MATH;
+    else
+      return m == MathMode::tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   }
 
   // The key of this shape in the context's algorithm cache.
