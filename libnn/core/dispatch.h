@@ -22,8 +22,9 @@
   ((device).is_cuda() ? ::nn::Tensor::empty({std::max<::nn::index_t>((doubles), 1)}, ::nn::DType::f64, (device)) \
                       : ::nn::Tensor())
 #else
-#define NN_CUDA(name, ...) ::nn::cuda::no_kernel(#name)
-#define NN_CUDA_SCRATCH(device, doubles) ::nn::Tensor()
+// The arguments stay in an unevaluated operand: used for the compiler's warnings, never run or linked.
+#define NN_CUDA(name, ...) ((void)sizeof(::nn::detail::ignore(__VA_ARGS__)), ::nn::cuda::no_kernel(#name))
+#define NN_CUDA_SCRATCH(device, doubles) ((void)sizeof(doubles), (void)(device), ::nn::Tensor())
 #endif
 
 #define NN_KERNEL(device, name, ...) \
@@ -34,4 +35,8 @@
 
 namespace nn::detail {
 inline double* scratch_data(const Tensor& ws) { return ws.defined() ? ws.data<double>() : nullptr; }
+template <typename... Args>
+constexpr int ignore(const Args&...) {
+  return 0;
+}
 }  // namespace nn::detail

@@ -69,6 +69,7 @@ void gather_contiguous_cpu(const Tensor& src, void* dst) {
   }
 }
 
+#if NN_WITH_CUDA
 // The CUDA twins of gather_contiguous_cpu and of copy_'s strided scatter: the kernel moves elements as
 // unsigned words of the dtype's size.
 kern::StridedLayout strided_layout(const Tensor& t) {
@@ -92,6 +93,8 @@ void by_element_size(DType t, Fn&& fn) {
     default: return fn.template operator()<std::uint64_t>();
   }
 }
+
+#endif
 
 void gather_contiguous_cuda(const Tensor& src, void* dst) {
 #if NN_WITH_CUDA

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "libnn/core/device.h"
@@ -82,6 +83,9 @@ double rel_l2_error(const std::vector<G>& got, const std::vector<W>& want) {
 constexpr double kTolF32 = 1e-5;
 constexpr double kTolTf32 = 1e-3;
 constexpr double kTolBf16 = 1e-2;
+// kTolF32 for f32 data; f64 results are f64 roundings of double sums taken in another order, far closer.
+template <typename T>
+constexpr double kTol = std::is_same_v<T, double> ? 1e-12 : kTolF32;
 
 #define NN_CHECK_REL(got, want, tol)                                        \
   do {                                                                      \

@@ -13,13 +13,11 @@
 
 using namespace kern;
 using gpu_test::DeviceBuffer;
+using gpu_test::kTol;
 using gpu_test::kTolF32;
 using kern_test::random_vector;
 
 namespace {
-
-template <typename T>
-constexpr double kTol = std::is_same_v<T, double> ? 1e-12 : kTolF32;
 
 struct Shape {
   index_t N, C, HW;

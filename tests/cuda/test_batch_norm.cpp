@@ -14,14 +14,11 @@
 
 using namespace kern;
 using gpu_test::DeviceBuffer;
+using gpu_test::kTol;
 using gpu_test::kTolF32;
 using kern_test::random_vector;
 
 namespace {
-
-// f64 results are f64 roundings of double sums taken in another order: far closer than f32's.
-template <typename T>
-constexpr double kTol = std::is_same_v<T, double> ? 1e-12 : kTolF32;
 
 struct Shape {
   index_t N, C, HW;

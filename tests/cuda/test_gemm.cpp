@@ -9,6 +9,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cuda/gemm.h"
 #include "tests/cuda/gpu.h"
+#include "tests/kernels/compare.h"
 
 using gpu_test::DeviceBuffer;
 using kern::GemmParams;
@@ -19,11 +20,7 @@ namespace {
 
 template <typename T>
 std::vector<T> random_values(index_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::vector<T> v(static_cast<std::size_t>(n));
-  for (T& e : v) e = static_cast<T>(u(gen));
-  return v;
+  return kern_test::random_vector<T>(static_cast<std::size_t>(n), seed);
 }
 
 double tolerance(MathMode m) {

@@ -20,10 +20,6 @@ using kern::index_t;
 // One element, odd, a multiple of the vector width, one off a block of 256 either way, and over 1e6.
 inline const std::vector<index_t> kSizes = {1, 3, 4, 7, 255, 256, 257, 1001, 4099, 1048579};
 
-// kTolF32 for f32; f64 results are f64 roundings of the same double sums, far closer.
-template <typename T>
-constexpr double kTol = std::is_same_v<T, double> ? 1e-12 : kTolF32;
-
 template <typename T>
 bool same_value(T a, T b) {
   return a == b || (std::isnan(double(a)) && std::isnan(double(b)));
