@@ -61,7 +61,8 @@ summary=()
 note() { summary+=("$1"); echo "== $1"; }
 
 echo "== GPU"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$out/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$out/gpu.txt" ||
+  { echo "gpu_check: no NVIDIA GPU answers here (nvidia-smi failed)" >&2; exit 1; }
 [[ -x .gpu/bin/nn_tests ]] || { echo "gpu_check: .gpu/bin is missing: run 'tools/gpu_check.sh prepare' here first and carry .gpu" >&2; exit 1; }
 
 # cuDNN and cuBLAS: PyTorch's nvidia-* wheels if python3 has them, else the CUDA toolkit's.
