@@ -267,9 +267,8 @@ Tensor Tensor::to(Device target) const {
 Tensor Tensor::to(Device target, const cuda::Stream& stream) const {
   NN_CHECK(device().is_cpu() && target.is_cuda(), "to(", target, ", stream): only host-to-device copies are "
            "asynchronous, got ", describe());
-  NN_CHECK(is_contiguous() && impl()->storage->pinned(), "to(", target, ", stream): the source must be a "
-           "contiguous pinned tensor (Tensor::empty_pinned), got ", describe());
-  NN_CHECK(!requires_grad(), "to(", target, ", stream): the source must not require grad (", describe(), ")");
+  // Pageable or strided memory cannot be copied asynchronously: such a source takes the synchronous path.
+  if (!is_contiguous() || !impl()->storage->pinned() || requires_grad()) return to(target);
   Tensor out = empty(shape(), dtype(), target);
   // The copy must not overwrite memory that queued compute work still reads: the block may have been
   // freed by the host while kernels using it are still queued on the compute stream.

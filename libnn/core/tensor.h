@@ -97,8 +97,9 @@ class Tensor {
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(Device device) const;
-  // Asynchronous host-to-device copy of a contiguous pinned tensor on `stream` (the loader's copy stream),
-  // returning at once. Before the compute stream uses the result: cuda::current_stream_wait_for(stream).
+  // Host-to-device copy on `stream` (the loader's copy stream), returning at once when this is a contiguous
+  // pinned tensor outside autograd (Tensor::empty_pinned), else the synchronous to(device). Before the
+  // compute stream uses the result: cuda::current_stream_wait_for(stream).
   Tensor to(Device device, const cuda::Stream& stream) const;
   Tensor to(DType dtype) const;
   Tensor detach() const;  // shares storage, cut from the graph
