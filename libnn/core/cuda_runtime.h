@@ -65,7 +65,7 @@ class StreamGuard {
   StreamGuard& operator=(const StreamGuard&) = delete;
 
  private:
-  kern::Stream previous_;
+  [[maybe_unused]] kern::Stream previous_;  // read by the CUDA build's destructor only
 };
 
 // For ops without a CUDA kernel in this build: throws "<op>: hardtune was built without CUDA".
