@@ -29,8 +29,8 @@ template <typename Kernel>
 Tensor pointwise_backward(const Tensor& dy_in, const Tensor& y, const char* op, Kernel kernel) {
   const Tensor dy = dy_in.contiguous();
   Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
-  dispatch_floating(y.dtype(), op, [&]<typename T>() { kernel(y.device(), y.numel(), dy.data<T>(), y.data<T>(), dx.data<T>());
-  });
+  dispatch_floating(y.dtype(), op,
+                    [&]<typename T>() { kernel(y.device(), y.numel(), dy.data<T>(), y.data<T>(), dx.data<T>()); });
   return dx;
 }
 
@@ -38,14 +38,14 @@ Tensor pointwise_backward(const Tensor& dy_in, const Tensor& y, const char* op, 
 
 Tensor relu(const Tensor& x) {
   check_input(x, "relu");
-  Tensor y = pointwise(x, "relu", [](Device d, index_t n, const auto* in, auto* out) {
-    NN_KERNEL(d, relu_forward, n, in, out);
-  });
+  Tensor y = pointwise(x, "relu",
+                       [](Device d, index_t n, const auto* in, auto* out) { NN_KERNEL(d, relu_forward, n, in, out); });
   if (autograd::needs_grad({&x}))
     autograd::record(y, "relu", {x}, [y_saved = y.detach()](const Tensor& dy, const autograd::GradMask&) {
-      return autograd::Grads{pointwise_backward(
-          dy, y_saved, "relu_backward",
-          [](Device d, index_t n, const auto* g, const auto* yy, auto* dx) { NN_KERNEL(d, relu_backward, n, g, yy, dx); })};
+      return autograd::Grads{pointwise_backward(dy, y_saved, "relu_backward",
+                                                [](Device d, index_t n, const auto* g, const auto* yy, auto* dx) {
+                                                  NN_KERNEL(d, relu_backward, n, g, yy, dx);
+                                                })};
     });
   trace::record("relu", y, {&x}, static_cast<double>(x.numel()));
   return y;
@@ -53,13 +53,14 @@ Tensor relu(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   check_input(x, "sigmoid");
-  Tensor y =
-      pointwise(x, "sigmoid", [](Device d, index_t n, const auto* in, auto* out) { NN_KERNEL(d, sigmoid_forward, n, in, out); });
+  Tensor y = pointwise(
+      x, "sigmoid", [](Device d, index_t n, const auto* in, auto* out) { NN_KERNEL(d, sigmoid_forward, n, in, out); });
   if (autograd::needs_grad({&x}))
     autograd::record(y, "sigmoid", {x}, [y_saved = y.detach()](const Tensor& dy, const autograd::GradMask&) {
-      return autograd::Grads{pointwise_backward(
-          dy, y_saved, "sigmoid_backward",
-          [](Device d, index_t n, const auto* g, const auto* yy, auto* dx) { NN_KERNEL(d, sigmoid_backward, n, g, yy, dx); })};
+      return autograd::Grads{pointwise_backward(dy, y_saved, "sigmoid_backward",
+                                                [](Device d, index_t n, const auto* g, const auto* yy, auto* dx) {
+                                                  NN_KERNEL(d, sigmoid_backward, n, g, yy, dx);
+                                                })};
     });
   trace::record("sigmoid", y, {&x}, 4.0 * x.numel());
   return y;

@@ -29,8 +29,8 @@ Tensor channel_affine(const Tensor& x_in, const Tensor& weight_in, const Tensor&
   const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), op, [&]<typename T>() {
-    NN_KERNEL(x.device(), channel_affine_forward, N, C, HW, x.data<T>(), weight.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
-                                     y.data<T>());
+    NN_KERNEL(x.device(), channel_affine_forward, N, C, HW, x.data<T>(), weight.data<T>(),
+              bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
   });
   if (autograd::needs_grad({&x_in, &weight_in, &bias_in}))
     autograd::record(
@@ -41,9 +41,9 @@ Tensor channel_affine(const Tensor& x_in, const Tensor& weight_in, const Tensor&
           Tensor db = needs[2] ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
           const Tensor ws = NN_CUDA_SCRATCH(dy.device(), kern::channel_affine_backward_workspace_size(N, C, HW));
           dispatch_floating(x.dtype(), "channel_affine_backward", [&]<typename T>() {
-            NN_KERNEL_WS(dy.device(), ws, channel_affine_backward, N, C, HW, dy.data<T>(), x.data<T>(), weight.data<T>(),
-                                              needs[0] ? dx.data<T>() : nullptr, needs[1] ? dw.data<T>() : nullptr,
-                                              needs[2] ? db.data<T>() : nullptr);
+            NN_KERNEL_WS(dy.device(), ws, channel_affine_backward, N, C, HW, dy.data<T>(), x.data<T>(),
+                         weight.data<T>(), needs[0] ? dx.data<T>() : nullptr, needs[1] ? dw.data<T>() : nullptr,
+                         needs[2] ? db.data<T>() : nullptr);
           });
           return autograd::Grads{dx, dw, db};
         });

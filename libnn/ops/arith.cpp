@@ -71,8 +71,8 @@ template <typename Kernel>
 Tensor binary(const Tensor& a_in, const Tensor& b_in, const char* op, Kernel kernel) {
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch_floating(a.dtype(), op, [&]<typename T>() { kernel(a.device(), a.numel(), a.data<T>(), b.data<T>(), out.data<T>());
-  });
+  dispatch_floating(a.dtype(), op,
+                    [&]<typename T>() { kernel(a.device(), a.numel(), a.data<T>(), b.data<T>(), out.data<T>()); });
   return out;
 }
 
@@ -92,9 +92,8 @@ Tensor plane_sums(const Tensor& dy_in) {
   const Tensor dy = dy_in.contiguous();
   const index_t planes = dy.size(0) * dy.size(1), HW = dy.size(2) * dy.size(3);
   Tensor out = Tensor::empty({dy.size(0), dy.size(1)}, dy.dtype(), dy.device());
-  dispatch_floating(dy.dtype(), "add", [&]<typename T>() {
-    NN_KERNEL(dy.device(), plane_sum, planes, HW, dy.data<T>(), out.data<T>());
-  });
+  dispatch_floating(dy.dtype(), "add",
+                    [&]<typename T>() { NN_KERNEL(dy.device(), plane_sum, planes, HW, dy.data<T>(), out.data<T>()); });
   return out;
 }
 
@@ -104,7 +103,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   const Broadcast mode = classify(a, b, "add");
   Tensor out =
       mode == Broadcast::none
-          ? binary(a, b, "add", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, add, n, x, y, o); })
+          ? binary(a, b, "add",
+                   [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, add, n, x, y, o); })
           : channel_add(a, expand_channels(b, a.size(0)));
   if (autograd::needs_grad({&a, &b})) {
     const Shape b_shape = b.shape();
@@ -120,7 +120,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   check_same_shape(a, b, "sub");
-  Tensor out = binary(a, b, "sub", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, sub, n, x, y, o); });
+  Tensor out = binary(
+      a, b, "sub", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, sub, n, x, y, o); });
   if (autograd::needs_grad({&a, &b}))
     autograd::record(out, "sub", {a, b}, [](const Tensor& dy, const autograd::GradMask& needs) {
       return autograd::Grads{needs[0] ? dy : Tensor(), needs[1] ? mul_scalar(dy, -1.0) : Tensor()};
@@ -165,8 +166,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   if (is_spatial_broadcast(a, b)) return spatial_mul(a, b);
   const Broadcast mode = classify(a, b, "mul");
   if (mode == Broadcast::none) {
-    Tensor out =
-        binary(a, b, "mul", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, mul, n, x, y, o); });
+    Tensor out = binary(
+        a, b, "mul", [](Device d, index_t n, const auto* x, const auto* y, auto* o) { NN_KERNEL(d, mul, n, x, y, o); });
     if (autograd::needs_grad({&a, &b}))
       autograd::record(out, "mul", {a, b}, [a, b](const Tensor& dy, const autograd::GradMask& needs) {
         return autograd::Grads{needs[0] ? mul(dy, b) : Tensor(), needs[1] ? mul(dy, a) : Tensor()};
@@ -228,9 +229,8 @@ Tensor sum(const Tensor& a_in) {
   check_floating(a_in, "sum", "a");
   const Tensor a = a_in.contiguous();
   Tensor out = Tensor::empty({}, a.dtype(), a.device());
-  dispatch_floating(a.dtype(), "sum", [&]<typename T>() {
-    NN_KERNEL(a.device(), sum, a.numel(), a.data<T>(), out.data<T>());
-  });
+  dispatch_floating(a.dtype(), "sum",
+                    [&]<typename T>() { NN_KERNEL(a.device(), sum, a.numel(), a.data<T>(), out.data<T>()); });
   if (autograd::needs_grad({&a_in})) {
     const Shape shape = a_in.shape();
     autograd::record(out, "sum", {a_in}, [shape](const Tensor& dy, const autograd::GradMask&) {

@@ -84,9 +84,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
     const Tensor ws = reduction_scratch(x, p);
     dispatch_floating(x.dtype(), kOp, [&]<typename T>() {
-      NN_BATCH_NORM_KERNEL(x, ws, batch_norm_forward_train, p, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), y.data<T>(),
-                                         save_mean.data<T>(), save_invstd.data<T>(), ptr_or_null<T>(running_mean),
-                                         ptr_or_null<T>(running_var));
+      NN_BATCH_NORM_KERNEL(x, ws, batch_norm_forward_train, p, x.data<T>(), ptr_or_null<T>(weight),
+                           ptr_or_null<T>(bias), y.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
+                           ptr_or_null<T>(running_mean), ptr_or_null<T>(running_var));
     });
     if (autograd::needs_grad({&x_in, &weight_in, &bias_in}))
       autograd::record(y, "batch_norm_train", {x_in, weight_in, bias_in},
@@ -97,9 +97,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
                          Tensor db = needs[2] ? Tensor::empty({p.C}, x.dtype(), x.device()) : Tensor();
                          const Tensor ws = reduction_scratch(dy, p);
                          dispatch_floating(x.dtype(), "batch_norm_backward", [&]<typename T>() {
-                           NN_BATCH_NORM_KERNEL(dy, ws, batch_norm_backward_train,
-                               p, dy.data<T>(), x.data<T>(), ptr_or_null<T>(weight), save_mean.data<T>(),
-                               save_invstd.data<T>(), ptr_or_null<T>(dx), ptr_or_null<T>(dw), ptr_or_null<T>(db));
+                           NN_BATCH_NORM_KERNEL(dy, ws, batch_norm_backward_train, p, dy.data<T>(), x.data<T>(),
+                                                ptr_or_null<T>(weight), save_mean.data<T>(), save_invstd.data<T>(),
+                                                ptr_or_null<T>(dx), ptr_or_null<T>(dw), ptr_or_null<T>(db));
                          });
                          return autograd::Grads{dx, dw, db};
                        });

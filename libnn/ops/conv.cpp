@@ -29,8 +29,7 @@ kern::MathMode math_for() {
 // The CUDA conv2d directions, ours or cuDNN's. The vendor forward has no epilogue but the bias, so a
 // fused inference conv always runs ours.
 template <typename T>
-void conv2d_forward_on_cuda(const kern::Conv2dParams& p, const T* x, const T* w, const kern::ConvEpilogue<T>& e,
-                            T* y) {
+void conv2d_forward_on_cuda(const kern::Conv2dParams& p, const T* x, const T* w, const kern::ConvEpilogue<T>& e, T* y) {
   const bool plain = e.scale == nullptr && e.act == kern::Activation::none;
   if (CudaOptions::current().conv == ConvBackend::cudnn && plain)
     NN_CUDA(conv2d_forward_cudnn, p, x, w, e.bias, y, math_for<T>());
@@ -130,8 +129,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
                                   data_or_null<T>(g[2]));
           return;
         }
-        if (needs[0])
-          kern::conv2d_backward_data_cpu(p, dy.data<T>(), w.data<T>(), g[0].data<T>(), data_or_null<T>(ws));
+        if (needs[0]) kern::conv2d_backward_data_cpu(p, dy.data<T>(), w.data<T>(), g[0].data<T>(), data_or_null<T>(ws));
         if (dw.defined())
           kern::conv2d_backward_weight_cpu(p, x.data<T>(), dy.data<T>(), dw.data<T>(), data_or_null<T>(g[2]),
                                            data_or_null<T>(ws));

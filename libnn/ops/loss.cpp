@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cuda/elementwise.h"
 #include "kernels/cpu/softmax_loss.h"
+#include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/softmax_loss.h"
 #include "libnn/autograd/node.h"
 #include "libnn/core/dispatch.h"
@@ -29,7 +29,7 @@ Tensor nll_from_log_probs(const Tensor& logp, const Tensor& target, const Tensor
   Tensor loss = Tensor::empty({}, logp.dtype(), logp.device());
   dispatch_floating(logp.dtype(), "cross_entropy", [&]<typename T>() {
     NN_KERNEL(logp.device(), cross_entropy_forward, p, logp.data<T>(), target.data<std::int64_t>(),
-                                    weight.defined() ? weight.data<T>() : nullptr, loss.data<T>());
+              weight.defined() ? weight.data<T>() : nullptr, loss.data<T>());
   });
   if (autograd::needs_grad({&logp}))
     autograd::record(loss, "cross_entropy", {logp},
@@ -37,9 +37,9 @@ Tensor nll_from_log_probs(const Tensor& logp, const Tensor& target, const Tensor
                        const Tensor dloss = dloss_in.contiguous();
                        Tensor dlogp = Tensor::empty(logp.shape(), logp.dtype(), logp.device());
                        dispatch_floating(logp.dtype(), "cross_entropy_backward", [&]<typename T>() {
-                         NN_KERNEL(logp.device(), cross_entropy_backward, p, logp.data<T>(), target.data<std::int64_t>(),
-                                                          weight.defined() ? weight.data<T>() : nullptr,
-                                                          dloss.data<T>(), dlogp.data<T>());
+                         NN_KERNEL(logp.device(), cross_entropy_backward, p, logp.data<T>(),
+                                   target.data<std::int64_t>(), weight.defined() ? weight.data<T>() : nullptr,
+                                   dloss.data<T>(), dlogp.data<T>());
                        });
                        return autograd::Grads{dlogp};
                      });
@@ -61,7 +61,8 @@ Tensor log_softmax(const Tensor& x_in) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(y_saved.shape(), y_saved.dtype(), y_saved.device());
       dispatch_floating(dy.dtype(), "log_softmax_backward", [&]<typename T>() {
-        NN_KERNEL(dy.device(), log_softmax_backward, y_saved.size(0), y_saved.size(1), dy.data<T>(), y_saved.data<T>(), dx.data<T>());
+        NN_KERNEL(dy.device(), log_softmax_backward, y_saved.size(0), y_saved.size(1), dy.data<T>(), y_saved.data<T>(),
+                  dx.data<T>());
       });
       return autograd::Grads{dx};
     });
@@ -117,8 +118,8 @@ Tensor l2_normalize(const Tensor& x_in, int dim_in, double eps) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
       dispatch_floating(x.dtype(), "l2_normalize_backward", [&]<typename T>() {
-        NN_KERNEL(dy.device(), l2_normalize_backward, x.size(0), x.size(1), dy.data<T>(), x.data<T>(), norm.data<T>(), dx.data<T>(),
-                                        eps);
+        NN_KERNEL(dy.device(), l2_normalize_backward, x.size(0), x.size(1), dy.data<T>(), x.data<T>(), norm.data<T>(),
+                  dx.data<T>(), eps);
       });
       return autograd::Grads{dx};
     });

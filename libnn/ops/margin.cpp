@@ -30,14 +30,16 @@ Tensor arc_margin(const Tensor& cos_in, const Tensor& labels_in, double s, doubl
   const std::int64_t* lab = labels.data<std::int64_t>();
 
   Tensor y = Tensor::empty(cos.shape(), cos.dtype(), cos.device());
-  dispatch_floating(cos.dtype(), "arc_margin",
-                    [&]<typename T>() { NN_KERNEL(cos.device(), arc_margin_forward, p, cos.data<T>(), lab, y.data<T>()); });
+  dispatch_floating(cos.dtype(), "arc_margin", [&]<typename T>() {
+    NN_KERNEL(cos.device(), arc_margin_forward, p, cos.data<T>(), lab, y.data<T>());
+  });
   if (autograd::needs_grad({&cos_in}))
     autograd::record(y, "arc_margin", {cos_in}, [p, cos, labels](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dcos = Tensor::empty(cos.shape(), cos.dtype(), cos.device());
       dispatch_floating(cos.dtype(), "arc_margin_backward", [&]<typename T>() {
-        NN_KERNEL(dy.device(), arc_margin_backward, p, dy.data<T>(), cos.data<T>(), labels.data<std::int64_t>(), dcos.data<T>());
+        NN_KERNEL(dy.device(), arc_margin_backward, p, dy.data<T>(), cos.data<T>(), labels.data<std::int64_t>(),
+                  dcos.data<T>());
       });
       return autograd::Grads{dcos};
     });

@@ -36,8 +36,9 @@ Tensor clamp(const Tensor& x_in, double lo, double hi) {
            "]");
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "clamp",
-                    [&]<typename T>() { NN_KERNEL(x.device(), clamp_forward, x.numel(), x.data<T>(), T(lo), T(hi), y.data<T>()); });
+  dispatch_floating(x.dtype(), "clamp", [&]<typename T>() {
+    NN_KERNEL(x.device(), clamp_forward, x.numel(), x.data<T>(), T(lo), T(hi), y.data<T>());
+  });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "clamp", {x_in}, [x, lo, hi](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();

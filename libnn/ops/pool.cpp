@@ -56,7 +56,8 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding)
   const bool grad = autograd::needs_grad({&x_in});
   Tensor indices = grad ? Tensor::empty(y.shape(), DType::i64, x.device()) : Tensor();  // (N, C, P, Q)
   dispatch_floating(x.dtype(), "max_pool2d", [&]<typename T>() {
-    NN_KERNEL(x.device(), max_pool2d_forward, p, x.data<T>(), y.data<T>(), grad ? indices.data<std::int64_t>() : nullptr);
+    NN_KERNEL(x.device(), max_pool2d_forward, p, x.data<T>(), y.data<T>(),
+              grad ? indices.data<std::int64_t>() : nullptr);
   });
   if (grad)
     autograd::record(y, "max_pool2d", {x_in},
@@ -64,7 +65,8 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding)
                        const Tensor dy = dy_in.contiguous();
                        Tensor dx = empty_like_input(shape, dy);
                        dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<typename T>() {
-                         NN_KERNEL(dy.device(), max_pool2d_backward, p, dy.data<T>(), indices.data<std::int64_t>(), dx.data<T>());
+                         NN_KERNEL(dy.device(), max_pool2d_backward, p, dy.data<T>(), indices.data<std::int64_t>(),
+                                   dx.data<T>());
                        });
                        return autograd::Grads{dx};
                      });
@@ -83,8 +85,9 @@ Tensor avg_pool2d(const Tensor& x_in, Size2 kernel, Size2 stride, Size2 padding,
     autograd::record(y, "avg_pool2d", {x_in}, [p, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = empty_like_input(shape, dy);
-      dispatch_floating(dy.dtype(), "avg_pool2d_backward",
-                        [&]<typename T>() { NN_KERNEL(dy.device(), avg_pool2d_backward, p, dy.data<T>(), dx.data<T>()); });
+      dispatch_floating(dy.dtype(), "avg_pool2d_backward", [&]<typename T>() {
+        NN_KERNEL(dy.device(), avg_pool2d_backward, p, dy.data<T>(), dx.data<T>());
+      });
       return autograd::Grads{dx};
     });
   trace::record("avg_pool2d", y, {&x_in}, 1.0 * x_in.numel());
@@ -99,8 +102,9 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, Size2 output_size) {
   NN_CHECK(HW > 0, "adaptive_avg_pool2d: empty spatial size in x ", x_in.shape());
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), 1, 1}, x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "adaptive_avg_pool2d",
-                    [&]<typename T>() { NN_KERNEL(x.device(), global_avg_pool_forward, planes, HW, x.data<T>(), y.data<T>()); });
+  dispatch_floating(x.dtype(), "adaptive_avg_pool2d", [&]<typename T>() {
+    NN_KERNEL(x.device(), global_avg_pool_forward, planes, HW, x.data<T>(), y.data<T>());
+  });
   if (autograd::needs_grad({&x_in}))
     autograd::record(y, "adaptive_avg_pool2d", {x_in},
                      [planes, HW, shape = x.shape()](const Tensor& dy_in, const autograd::GradMask&) {
@@ -125,7 +129,7 @@ Tensor global_max_pool2d(const Tensor& x_in) {
   Tensor indices = grad ? Tensor::empty({planes}, DType::i64, x.device()) : Tensor();  // (N * C)
   dispatch_floating(x.dtype(), "global_max_pool2d", [&]<typename T>() {
     NN_KERNEL(x.device(), global_max_pool_forward, planes, HW, x.data<T>(), y.data<T>(),
-                                      grad ? indices.data<std::int64_t>() : nullptr);
+              grad ? indices.data<std::int64_t>() : nullptr);
   });
   if (grad)
     autograd::record(y, "global_max_pool2d", {x_in},
@@ -133,8 +137,8 @@ Tensor global_max_pool2d(const Tensor& x_in) {
                        const Tensor dy = dy_in.contiguous();
                        Tensor dx = empty_like_input(shape, dy);
                        dispatch_floating(dy.dtype(), "global_max_pool2d_backward", [&]<typename T>() {
-                         NN_KERNEL(dy.device(), global_max_pool_backward, planes, HW, dy.data<T>(), indices.data<std::int64_t>(),
-                                                            dx.data<T>());
+                         NN_KERNEL(dy.device(), global_max_pool_backward, planes, HW, dy.data<T>(),
+                                   indices.data<std::int64_t>(), dx.data<T>());
                        });
                        return autograd::Grads{dx};
                      });

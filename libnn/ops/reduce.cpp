@@ -43,8 +43,9 @@ Tensor mean_dim(const Tensor& x_in, int dim, bool keepdim) {
   const DimView v = dim_view(x_in, dim, keepdim, "mean_dim");
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(v.out_shape, x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "mean_dim",
-                    [&]<typename T>() { NN_KERNEL(x.device(), mean_dim_forward, v.outer, v.D, v.inner, x.data<T>(), y.data<T>()); });
+  dispatch_floating(x.dtype(), "mean_dim", [&]<typename T>() {
+    NN_KERNEL(x.device(), mean_dim_forward, v.outer, v.D, v.inner, x.data<T>(), y.data<T>());
+  });
   if (autograd::needs_grad({&x_in})) {
     const Shape x_shape = x.shape();
     autograd::record(y, "mean_dim", {x_in}, [v, x_shape](const Tensor& dy_in, const autograd::GradMask&) {
@@ -65,7 +66,8 @@ Tensor amax_dim(const Tensor& x_in, int dim, bool keepdim) {
   Tensor y = Tensor::empty(v.out_shape, x.dtype(), x.device());
   Tensor index = Tensor::empty(v.out_shape, DType::i64, x.device());  // argmax along dim, for the backward
   dispatch_floating(x.dtype(), "amax_dim", [&]<typename T>() {
-    NN_KERNEL(x.device(), amax_dim_forward, v.outer, v.D, v.inner, x.data<T>(), y.data<T>(), index.data<std::int64_t>());
+    NN_KERNEL(x.device(), amax_dim_forward, v.outer, v.D, v.inner, x.data<T>(), y.data<T>(),
+              index.data<std::int64_t>());
   });
   if (autograd::needs_grad({&x_in})) {
     const Shape x_shape = x.shape();
@@ -73,7 +75,8 @@ Tensor amax_dim(const Tensor& x_in, int dim, bool keepdim) {
       const Tensor dy = dy_in.contiguous();
       Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
       dispatch_floating(dy.dtype(), "amax_dim_backward", [&]<typename T>() {
-        NN_KERNEL(dy.device(), amax_dim_backward, v.outer, v.D, v.inner, dy.data<T>(), index.data<std::int64_t>(), dx.data<T>());
+        NN_KERNEL(dy.device(), amax_dim_backward, v.outer, v.D, v.inner, dy.data<T>(), index.data<std::int64_t>(),
+                  dx.data<T>());
       });
       return autograd::Grads{dx};
     });

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "libnn/autograd/grad_mode.h"
 #include "libnn/core/cuda_options.h"
 #include "libnn/core/cuda_runtime.h"
-#include "libnn/autograd/grad_mode.h"
 #include "libnn/core/rng.h"
 #include "libnn/ops/activation.h"
 #include "libnn/ops/affine.h"
@@ -74,8 +74,8 @@ void check_op(const std::string& name, const Inputs& inputs, const OpFn& f, doub
   y_cpu.backward(dy);
   y_gpu.backward(dy.to(Device::cuda()));
   for (std::size_t i = 0; i < inputs.size(); ++i)
-    if (cpu[i].grad().defined()) check_same_values(gpu[i].grad(), cpu[i].grad(), tol, name + ": grad of input " +
-                                                                                         std::to_string(i));
+    if (cpu[i].grad().defined())
+      check_same_values(gpu[i].grad(), cpu[i].grad(), tol, name + ": grad of input " + std::to_string(i));
 }
 
 }  // namespace
@@ -85,14 +85,18 @@ TEST_CASE("cuda_ops/pointwise_and_arithmetic") {
   const Tensor x = uniform({3, 5, 7, 9}, 1), z = uniform({3, 5, 7, 9}, 2);
   check_op("relu", {x}, [](const Inputs& in) { return ops::relu(in[0]); });
   check_op("sigmoid", {x}, [](const Inputs& in) { return ops::sigmoid(in[0]); });
-  check_op("prelu per channel", {x, uniform({5}, 3, 0, 0.5)}, [](const Inputs& in) { return ops::prelu(in[0], in[1]); });
+  check_op("prelu per channel", {x, uniform({5}, 3, 0, 0.5)},
+           [](const Inputs& in) { return ops::prelu(in[0], in[1]); });
   check_op("prelu shared", {x, uniform({1}, 4, 0, 0.5)}, [](const Inputs& in) { return ops::prelu(in[0], in[1]); });
   check_op("add", {x, z}, [](const Inputs& in) { return ops::add(in[0], in[1]); });
-  check_op("add per-sample channels", {x, uniform({3, 5, 1, 1}, 5)}, [](const Inputs& in) { return ops::add(in[0], in[1]); });
-  check_op("add shared channels", {x, uniform({1, 5, 1, 1}, 6)}, [](const Inputs& in) { return ops::add(in[0], in[1]); });
+  check_op("add per-sample channels", {x, uniform({3, 5, 1, 1}, 5)},
+           [](const Inputs& in) { return ops::add(in[0], in[1]); });
+  check_op("add shared channels", {x, uniform({1, 5, 1, 1}, 6)},
+           [](const Inputs& in) { return ops::add(in[0], in[1]); });
   check_op("sub", {x, z}, [](const Inputs& in) { return ops::sub(in[0], in[1]); });
   check_op("mul", {x, z}, [](const Inputs& in) { return ops::mul(in[0], in[1]); });
-  check_op("mul channel gate (SE)", {x, uniform({3, 5, 1, 1}, 7)}, [](const Inputs& in) { return ops::mul(in[0], in[1]); });
+  check_op("mul channel gate (SE)", {x, uniform({3, 5, 1, 1}, 7)},
+           [](const Inputs& in) { return ops::mul(in[0], in[1]); });
   check_op("mul spatial gate", {x, uniform({3, 1, 7, 9}, 8)}, [](const Inputs& in) { return ops::mul(in[0], in[1]); });
   check_op("add_scalar", {x}, [](const Inputs& in) { return ops::add_scalar(in[0], 0.25); });
   check_op("mul_scalar", {x}, [](const Inputs& in) { return ops::mul_scalar(in[0], -3.0); });
@@ -139,20 +143,22 @@ TEST_CASE("cuda_ops/batch_norm_and_pooling") {
     // Training mode, running statistics updated on each device: compare them too.
     const Tensor rm = uniform({8}, 31), rv = uniform({8}, 32, 0.5, 2);
     Tensor rm_cpu = rm.clone(), rv_cpu = rv.clone(), rm_gpu = rm.to(Device::cuda()), rv_gpu = rv.to(Device::cuda());
-    check_op("batch_norm train", {x, uniform({8}, 33), uniform({8}, 34)},
-             [&](const Inputs& in) {
-               const bool gpu = in[0].device().is_cuda();
-               return ops::batch_norm(in[0], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, in[1], in[2], true, 0.1, 1e-5);
-             },
-             gpu_test::kTolF32, o);
+    check_op(
+        "batch_norm train", {x, uniform({8}, 33), uniform({8}, 34)},
+        [&](const Inputs& in) {
+          const bool gpu = in[0].device().is_cuda();
+          return ops::batch_norm(in[0], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, in[1], in[2], true, 0.1, 1e-5);
+        },
+        gpu_test::kTolF32, o);
     check_same_values(rm_gpu, rm_cpu, gpu_test::kTolF32, "running_mean");
     check_same_values(rv_gpu, rv_cpu, gpu_test::kTolF32, "running_var");
-    check_op("batch_norm eval", {x, uniform({8}, 35), uniform({8}, 36)},
-             [&](const Inputs& in) {
-               const bool gpu = in[0].device().is_cuda();
-               return ops::batch_norm(in[0], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, in[1], in[2], false, 0.1, 1e-5);
-             },
-             gpu_test::kTolF32, o);
+    check_op(
+        "batch_norm eval", {x, uniform({8}, 35), uniform({8}, 36)},
+        [&](const Inputs& in) {
+          const bool gpu = in[0].device().is_cuda();
+          return ops::batch_norm(in[0], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, in[1], in[2], false, 0.1, 1e-5);
+        },
+        gpu_test::kTolF32, o);
   }
   check_op("max_pool 3x3/2 pad 1", {x}, [](const Inputs& in) { return ops::max_pool2d(in[0], 3, 2, 1); });
   check_op("max_pool 2x2/2", {x}, [](const Inputs& in) { return ops::max_pool2d(in[0], 2, 2); });
@@ -237,7 +243,8 @@ TEST_CASE("cuda_ops/whole_networks") {
     cpu->eval();
     gpu->eval();
     NoGradGuard no_grad;
-    check_same_values(gpu->logits(on(rgb), on(depth), on(ir)), cpu->logits(rgb, depth, ir), 1e-4, name + " logits (eval)");
+    check_same_values(gpu->logits(on(rgb), on(depth), on(ir)), cpu->logits(rgb, depth, ir), 1e-4,
+                      name + " logits (eval)");
   }
 }
 
