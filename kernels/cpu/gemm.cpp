@@ -338,20 +338,20 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
   }
 }
 
-// Each thread computes one rectangle of a tm x tn grid over C (cut at tile boundaries) with the
-// sequential algorithm and its own packing buffers. Sharing one packed B block (BLIS) would save
-// re-packing it tm times, but costs two barriers per KC step, and on a shared 2-core machine a
-// descheduled thread at a barrier stalls everyone for a time slice: measured 10-50x slowdowns under
-// a concurrent compile, against ~2x for independent rectangles.
-template <typename T, typename PackB>
-void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const PackB& pack_b_block, T beta, T* C,
-                  index_t ldc, const GemmEpilogue<T>* epilogue) {
+// Calls body(r0, r1, c0, c1) once per thread, each with one rectangle of a tm x tn grid over C (cut at
+// tile boundaries), for work of the given flops. Each thread runs the sequential algorithm with its own
+// packing buffers. Sharing one packed B block (BLIS) would save re-packing it tm times, but costs two
+// barriers per KC step, and on a shared 2-core machine a descheduled thread at a barrier stalls everyone
+// for a time slice: measured 10-50x slowdowns under a concurrent compile, against ~2x for independent
+// rectangles.
+template <typename T, typename Body>
+void for_each_rectangle(const GemmParams& p, double flops, const Body& body) {
   constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   const index_t m_panels = ceil_div(p.M, MR), n_panels = ceil_div(p.N, NR);
-  int nt = p.flops() < kMinParallelFlops ? 1 : omp_get_max_threads();
+  int nt = flops < kMinParallelFlops ? 1 : omp_get_max_threads();
   nt = int(std::min<index_t>(nt, m_panels * n_panels));
   if (nt <= 1) {
-    gemm_block_range(p, alpha, A, lda, pack_b_block, beta, C, ldc, epilogue, 0, p.M, 0, p.N);
+    body(index_t(0), p.M, index_t(0), p.N);
     return;
   }
 #pragma omp parallel num_threads(nt)
@@ -361,11 +361,61 @@ void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const P
     int tm = 1, tn = 1;
     split_threads(nth, m_panels, n_panels, MR, NR, tm, tn);
     const int im = tid % tm, in = tid / tm;
-    const index_t r0 = std::min(p.M, (m_panels * im / tm) * MR);
-    const index_t r1 = std::min(p.M, (m_panels * (im + 1) / tm) * MR);
-    const index_t c0 = std::min(p.N, (n_panels * in / tn) * NR);
-    const index_t c1 = std::min(p.N, (n_panels * (in + 1) / tn) * NR);
+    body(std::min(p.M, (m_panels * im / tm) * MR), std::min(p.M, (m_panels * (im + 1) / tm) * MR),
+         std::min(p.N, (n_panels * in / tn) * NR), std::min(p.N, (n_panels * (in + 1) / tn) * NR));
+  }
+}
+
+template <typename T, typename PackB>
+void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const PackB& pack_b_block, T beta, T* C,
+                  index_t ldc, const GemmEpilogue<T>* epilogue) {
+  for_each_rectangle<T>(p, p.flops(), [&](index_t r0, index_t r1, index_t c0, index_t c1) {
     gemm_block_range(p, alpha, A, lda, pack_b_block, beta, C, ldc, epilogue, r0, r1, c0, c1);
+  });
+}
+
+// gemm_shifted_cpu on rows [r0, r1) x columns [c0, c1) of every C_t. Each packed block of B covers the
+// depth block plus max_off rows, so tap t's operand is the same panels read offsets[t] rows further on;
+// the loop over taps sits inside the one over B micro-panels, which keeps a panel's window in L1 / L2
+// for all taps, and A is packed once for all of them.
+template <typename T>
+void shifted_block_range(const GemmParams& p, const T* A, index_t lda, const GemmBSource<T>& B,
+                         const index_t* offsets, index_t taps, index_t max_off, T beta, T* C, index_t ldc,
+                         index_t tap_stride, index_t r0, index_t r1, index_t c0, index_t c1) {
+  using BK = Blocking<T>;
+  using MK = MicroKernel<T>;
+  constexpr int MR = BK::MR, NR = BK::NR;
+  if (r0 >= r1 || c0 >= c1) return;
+  const index_t k_blocks = p.K <= BK::KC * 5 / 4 ? 1 : ceil_div(p.K, BK::KC);
+  const index_t kc_max = ceil_div(p.K, k_blocks);
+  const index_t nc_max = std::min<index_t>(BK::NC_small / 2, ceil_div(c1 - c0, NR) * NR);
+  T* Ap = static_cast<T*>(thread_buffer<0>(sizeof(T) * std::size_t(BK::MC * kc_max + kPackSlack)));
+  T* Bp = static_cast<T*>(thread_buffer<1>(sizeof(T) * std::size_t((kc_max + max_off) * nc_max)));
+  for (index_t jc = c0; jc < c1; jc += nc_max) {
+    const index_t nc = std::min<index_t>(nc_max, c1 - jc);
+    for (index_t pc = 0; pc < p.K; pc += kc_max) {
+      const index_t kc = std::min<index_t>(kc_max, p.K - pc), kb = kc + max_off;
+      const T beta_k = pc == 0 ? beta : T(1);
+      B.pack(pc, jc, kb, nc, NR, Bp);
+      for (index_t ic = r0; ic < r1; ic += BK::MC) {
+        const index_t mc = std::min<index_t>(BK::MC, r1 - ic);
+        pack_a<T, MR>(A, lda, p.trans_a, ic, pc, mc, kc, Ap);
+        for (index_t jp = 0; jp * NR < nc; ++jp) {
+          const index_t n = std::min<index_t>(NR, nc - jp * NR);
+          for (index_t t = 0; t < taps; ++t) {
+            const T* bp = Bp + jp * kb * NR + offsets[t] * NR;
+            for (index_t ip = 0; ip < mc; ip += MR) {
+              const index_t m = std::min<index_t>(MR, mc - ip);
+              T* c = C + t * tap_stride + (ic + ip) * ldc + jc + jp * NR;
+              if (m == MR && n == NR)
+                MK::full(kc, Ap + ip * kc, bp, T(1), beta_k, c, ldc);
+              else
+                MK::partial(kc, Ap + ip * kc, bp, T(1), beta_k, c, ldc, m, n);
+            }
+          }
+        }
+      }
+    }
   }
 }
 
@@ -418,6 +468,23 @@ void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, 
 }
 
 template <typename T>
+void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, const index_t* offsets,
+                      index_t taps, T beta, T* C, index_t tap_stride) {
+  if (p.M <= 0 || p.N <= 0 || taps <= 0) return;
+  const Lds ld = leading_dims(p);
+  if (p.K <= 0) {
+    for (index_t t = 0; t < taps; ++t) scale_c(p.M, p.N, beta, C + t * tap_stride, ld.ldc);
+    return;
+  }
+  const index_t max_off = *std::max_element(offsets, offsets + taps);
+  if (*std::min_element(offsets, offsets + taps) < 0)
+    throw std::invalid_argument("gemm_shifted: negative row offset");
+  for_each_rectangle<T>(p, p.flops() * double(taps), [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+    shifted_block_range(p, A, ld.lda, B, offsets, taps, max_off, beta, C, ld.ldc, tap_stride, r0, r1, c0, c1);
+  });
+}
+
+template <typename T>
 void gemm_reference(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C) {
   if (p.M <= 0 || p.N <= 0) return;
   const Lds ld = leading_dims(p);
@@ -452,6 +519,10 @@ template void gemm_cpu<float>(const GemmParams&, const float*, const GemmBSource
                               const GemmEpilogue<float>*);
 template void gemm_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&, double, double*,
                                const GemmEpilogue<double>*);
+template void gemm_shifted_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&,
+                                      const index_t*, index_t, float, float*, index_t);
+template void gemm_shifted_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&,
+                                       const index_t*, index_t, double, double*, index_t);
 template void gemm_reference<float>(const GemmParams&, float, const float*, const float*, float, float*);
 template void gemm_reference<double>(const GemmParams&, double, const double*, const double*, double,
                                      double*);

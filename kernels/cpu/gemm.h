@@ -53,6 +53,15 @@ template <typename T>
 void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, T* C,
               const GemmEpilogue<T>* epilogue = nullptr);
 
+// The taps of a stride-1 convolution read one input shifted by a row offset each: for t in [0, taps),
+// C_t (M, N) = op(A) (M, K) * B[offsets[t] .. offsets[t] + K, :] + beta * C_t, C_t at C + t * tap_stride
+// (row stride p.ldc). A and each block of B are packed once for all taps (conv2d's backward-weight).
+// requires: offsets >= 0; B serves rows [0, K + max offset); the C_t do not overlap A, B or each other.
+// Each element's sum runs in the same order whatever the thread count.
+template <typename T>
+void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, const index_t* offsets,
+                      index_t taps, T beta, T* C, index_t tap_stride);
+
 // Same contract as gemm, computed by the textbook triple loop, single-threaded: the spec the tests
 // compare gemm against.
 template <typename T>

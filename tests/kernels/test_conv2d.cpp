@@ -271,3 +271,48 @@ TEST_CASE_TEMPLATE("conv2d/padded_forward", T, float, double) {
     check_conv<T>(s.p, 401, false);
   }
 }
+
+// The backward-weight of stride-1 convs with at least 16 input channels, little padding waste and planes
+// of at least 512 padded output pixels runs as
+// one shifted GEMM per sample over padded copies of x and dy (conv2d.cpp's ShiftedPlan). These shapes take
+// that path: output channels that are not a multiple of the tile's rows, input channels that leave a
+// partial column panel, dilation, a non-square kernel with unequal padding, several depth blocks and
+// several row blocks; the sums must also be the same for one thread and two.
+TEST_CASE_TEMPLATE("conv2d/shifted_backward_weight", T, float, double) {
+  struct Shape {
+    Conv2dParams p;
+    const char* what;
+  };
+  std::vector<Shape> shapes;
+  Conv2dParams a = conv(3, 16, 40, 11, 13, 3, 3);
+  a.pad_h = a.pad_w = 1;
+  a.has_bias = true;
+  shapes.push_back({a, "pad 1, 13 output channels"});
+  shapes.push_back({conv(2, 40, 60, 12, 20, 3, 3), "pad 0, 40 input channels"});
+  Conv2dParams c = conv(2, 17, 25, 20, 8, 3, 3);
+  c.pad_h = c.pad_w = 2;
+  c.dil_h = c.dil_w = 2;
+  shapes.push_back({c, "dilated"});
+  Conv2dParams d = conv(2, 24, 40, 16, 9, 2, 3);
+  d.pad_h = 1;
+  shapes.push_back({d, "2x3 kernel, no horizontal padding"});
+  Conv2dParams e = conv(2, 20, 24, 24, 150, 3, 3);
+  e.pad_h = e.pad_w = 1;
+  shapes.push_back({e, "several depth and row blocks"});
+  for (const Shape& s : shapes) {
+    INFO(s.what);
+    REQUIRE(s.p.C >= 16);
+    REQUIRE(double(s.p.W + 2 * s.p.pad_w) <= 1.2 * double(s.p.Q()));
+    REQUIRE(s.p.P() * (s.p.W + 2 * s.p.pad_w) >= 512);
+    check_conv<T>(s.p, 500, true);
+    check_conv<T>(s.p, 501, false);
+  }
+  const Conv2dParams& p = e;
+  const auto x = random_vector<float>(std::size_t(p.N * p.C * p.H * p.W), 31);
+  const auto dy = random_vector<float>(std::size_t(p.N * p.K * p.P() * p.Q()), 32);
+  kern_test::check_thread_independent([&] {
+    std::vector<float> dw(std::size_t(p.K * p.C * p.R * p.S));
+    kern::conv2d_backward_weight_cpu<float>(p, x.data(), dy.data(), dw.data(), nullptr);
+    return dw;
+  });
+}
