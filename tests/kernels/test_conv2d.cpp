@@ -273,11 +273,11 @@ TEST_CASE_TEMPLATE("conv2d/padded_forward", T, float, double) {
 }
 
 // The backward-weight of stride-1 convs with at least 16 input channels, little padding waste and planes
-// of at least 512 padded output pixels runs as
-// one shifted GEMM per sample over padded copies of x and dy (conv2d.cpp's ShiftedPlan). These shapes take
-// that path: output channels that are not a multiple of the tile's rows, input channels that leave a
-// partial column panel, dilation, a non-square kernel with unequal padding, several depth blocks and
-// several row blocks; the sums must also be the same for one thread and two.
+// of at least 512 padded output pixels runs as one shifted GEMM per sample over padded copies of x and dy
+// (conv2d.cpp's ShiftedPlan). These shapes take that path: output channels that are not a multiple of
+// the tile's rows, input channels that leave a partial column panel, dilation, a non-square kernel with
+// unequal padding, several depth blocks and several row blocks; the sums must also be the same for one
+// thread and two.
 TEST_CASE_TEMPLATE("conv2d/shifted_backward_weight", T, float, double) {
   struct Shape {
     Conv2dParams p;
