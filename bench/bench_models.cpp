@@ -40,7 +40,7 @@ Setup make_setup(const std::string& name, nn::index_t batch) {
 
 void bm_inference(benchmark::State& state, const std::string& name) {
   Setup s = make_setup(name, state.range(0));
-  s.net->eval();
+  s.net->freeze_for_inference();
   nn::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(s.net->logits(s.rgb, s.depth, s.ir).raw_data());
   state.counters["GFLOP/s"] = benchmark::Counter(s.forward_flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);

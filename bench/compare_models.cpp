@@ -205,7 +205,7 @@ nlohmann::json run_case(const CaseOptions& o) {
   const Batch b = make_batch(o.batch).to(o.device);
   Timing timing;
   if (o.mode == "inference") {
-    net->eval();
+    net->freeze_for_inference();  // as PyTorch's jit side, which is torch.jit.freeze'd
     nn::NoGradGuard no_grad;
     timing = time_steps(o, [&](Clock::time_point) {
       (void)net->logits(b.rgb, b.depth, b.ir).to_vector();

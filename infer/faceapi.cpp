@@ -34,7 +34,7 @@ std::shared_ptr<models::FaceRecognitionNet> load_faceapi_net(const std::string& 
   const weights_import::WeightsFile file = weights_import::read_weights_file(path);
   auto net = std::make_shared<models::FaceRecognitionNet>();
   load_weights_into(*net, file, path, file.format == "tfjs" ? "faceapi" : "identity", true);
-  net->eval();
+  net->freeze_for_inference();
   return net;
 }
 

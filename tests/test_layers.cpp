@@ -8,6 +8,7 @@
 #include "libnn/autograd/grad_mode.h"
 #include "libnn/memory/allocator.h"
 #include "libnn/nn/layers.h"
+#include "libnn/ops/arith.h"
 #include "libnn/ops/loss.h"
 #include "libnn/optim/adam.h"
 #include "tests/support/reference.h"
@@ -145,6 +146,47 @@ TEST_CASE("layers/conv_bn_act_fused_matches_modules") {
   conv_bn_act(conv, bn, &prelu, x);
   CHECK(bn.num_batches_tracked.item() == 1);  // ran as BN in training mode: statistics updated
   CHECK(bn.running_mean.to_vector() != before.to_vector());
+}
+
+// freeze_for_inference: convs run on weights prepared once (packed, or Winograd-transformed for the 16-
+// channel 3x3 layer at 30x30) and give bitwise the eval-mode outputs; load_state_dict and to(dtype) drop
+// the prepared weights (new values show), train() unfreezes.
+TEST_CASE("layers/freeze_for_inference") {
+  Generator gen(11);
+  auto net = std::make_shared<Sequential>();
+  net->push_back(std::make_shared<Conv2d>(3, 16, Conv2d::Options{.kernel = 3, .padding = 1, .bias = false}, gen));
+  net->push_back(std::make_shared<BatchNorm2d>(16));
+  net->push_back(std::make_shared<PReLU>(16));
+  net->push_back(std::make_shared<Conv2d>(16, 16, Conv2d::Options{.kernel = 3, .padding = 1, .bias = true}, gen));
+  net->push_back(std::make_shared<Conv2d>(16, 4, Conv2d::Options{.kernel = 1, .bias = true}, gen));
+  const Tensor x = Tensor::normal({2, 3, 30, 30}, 0.0, 1.0, gen);
+  NoGradGuard no_grad;
+  auto outputs = [&](Module& m) { return m.forward(x).to_vector(); };
+  net->eval();
+  const std::vector<double> eval_out = outputs(*net);
+  net->freeze_for_inference();
+  CHECK(net->frozen_for_inference());
+  CHECK(!net->is_training());
+  CHECK(outputs(*net) == eval_out);
+  CHECK(outputs(*net) == eval_out);  // the second call runs on what the first prepared
+
+  // New weights through load_state_dict show at once.
+  StateDict dict = net->state_dict();
+  for (auto& [name, t] : dict)
+    if (name.ends_with("weight")) t = t * 0.5;
+  net->load_state_dict(dict);
+  CHECK(net->frozen_for_inference());
+  const std::vector<double> halved = outputs(*net);
+  CHECK(halved != eval_out);
+  net->eval();
+  CHECK(outputs(*net) == halved);
+
+  net->to(DType::f64);
+  CHECK(net->forward(x.to(DType::f64)).dtype() == DType::f64);
+  net->train();
+  CHECK(!net->frozen_for_inference());
+  auto& conv = dynamic_cast<Conv2d&>((*net)[0]);
+  CHECK(conv.prepared_weights() == nullptr);
 }
 
 TEST_CASE("layers/training_step_makes_no_system_allocation") {

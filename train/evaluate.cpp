@@ -18,7 +18,7 @@ ScoredRows score_dataset(models::MultiModalNet& net, data::Loader& loader, long 
   const data::LoaderOptions& o = loader.options();
   NN_CHECK(!o.shuffle && !o.balanced && !o.augment, "score_dataset: the loader must give every row once, in order, "
            "with test-time views");
-  net.eval();
+  net.freeze_for_inference();  // until the trainer's next train(): the weights stay put while scoring
   nn::NoGradGuard no_grad;
   ScoredRows out;
   for (const infer::TestView& v : o.views) out.views.push_back(v.name());

@@ -70,6 +70,13 @@ bool is_pointwise(const Conv2dParams& p) {
   return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
 }
 
+// The forward's product for one group, as gemm_pack_a_cpu sees its weights: w_g (K/G, C/G*R*S).
+GemmParams group_gemm(const Conv2dParams& p) {
+  GemmParams gp;
+  gp.M = p.K / p.groups, gp.K = p.C / p.groups * p.R * p.S;
+  return gp;
+}
+
 struct Plan {
   index_t PQ, CRS, chunk;
   bool pointwise;  // is_pointwise(p)
@@ -420,23 +427,45 @@ index_t conv2d_forward_workspace_size(const Conv2dParams& p) {
   return padded_pays_off(p) ? PaddedPlan(p).workspace() : Plan(p).stage_elems;
 }
 
+ConvWeightLayout conv2d_forward_weight_layout(const Conv2dParams& p) {
+  return winograd_pays_off(p, false) ? ConvWeightLayout::winograd : ConvWeightLayout::gemm;
+}
+
+template <typename T>
+index_t conv2d_prepared_weights_size(const Conv2dParams& p, ConvWeightLayout layout) {
+  if (layout == ConvWeightLayout::winograd) return conv2d_winograd_prepared_size<T>(p);
+  return p.groups * gemm_packed_a_size<T>(group_gemm(p));
+}
+
+template <typename T>
+void conv2d_prepare_weights_cpu(const Conv2dParams& p, ConvWeightLayout layout, const T* w, T* prepared) {
+  check_params(p, "conv2d_prepare_weights");
+  if (layout == ConvWeightLayout::winograd) return conv2d_winograd_prepare_weights_cpu(p, w, prepared);
+  const GemmParams gp = group_gemm(p);
+  for (index_t g = 0; g < p.groups; ++g)
+    gemm_pack_a_cpu<T>(gp, w + g * gp.M * gp.K, prepared + g * gemm_packed_a_size<T>(gp));
+}
+
 template <typename T>
 void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
-                              T* workspace) {
+                              T* workspace, const T* prepared) {
   if (winograd_pays_off(p, false)) {
     check_epilogue(p, e);
-    conv2d_forward_winograd_cpu(p, x, w, e, y, workspace);
+    conv2d_forward_winograd_cpu(p, x, w, e, y, workspace, prepared);
   } else {
-    conv2d_forward_gemm_cpu(p, x, w, e, y, workspace);
+    conv2d_forward_gemm_cpu(p, x, w, e, y, workspace, prepared);
   }
 }
 
 template <typename T>
 void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
-                             T* workspace) {
+                             T* workspace, const T* prepared) {
   check_params(p, "conv2d_forward");
   check_epilogue(p, e);
-  if (padded_pays_off(p)) return forward_padded(p, x, w, e, y, workspace);
+  // Group g's weights, packed (when prepared) or as they are.
+  const index_t packed_size = prepared ? gemm_packed_a_size<T>(group_gemm(p)) : 0;
+  auto packed = [&](index_t g) { return prepared ? prepared + g * packed_size : nullptr; };
+  if (padded_pays_off(p)) return forward_padded(p, x, w, packed, e, y, workspace);
   const Plan plan(p);
   Scratch<T> ws(workspace, plan.stage_elems);
   T* stage = ws.ptr;
@@ -454,10 +483,10 @@ void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, cons
       const GemmEpilogue<T>* finish = nb == 1 ? &epilogue : nullptr;
       if (plan.pointwise && nb == 1) {
         const DenseB<T> cols(x + (n0 * p.C + g * Cg) * plan.PQ, plan.PQ, false);
-        gemm_cpu<T>(gp, w + g * Kg * CgRS, cols, T(0), out + g * Kg * ncols, finish);
+        gemm_cpu<T>(gp, w + g * Kg * CgRS, cols, T(0), out + g * Kg * ncols, finish, packed(g));
       } else {
         const Im2colPanels<T> cols(p, x, n0, g * Cg);
-        gemm_cpu<T>(gp, w + g * Kg * CgRS, cols, T(0), out + g * Kg * ncols, finish);
+        gemm_cpu<T>(gp, w + g * Kg * CgRS, cols, T(0), out + g * Kg * ncols, finish, packed(g));
       }
     }
     if (nb > 1) scatter_samples(stage, e, p.K, plan.PQ, n0, nb, y);
@@ -478,8 +507,9 @@ void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, cons
 
 // The forward through PaddedPlan: per chunk, pad the samples, one GEMM per group into the stage, then
 // keep the first Q of every Wp columns and finish them into y.
-template <typename T>
-void forward_padded(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y, T* workspace) {
+template <typename T, typename Packed>
+void forward_padded(const Conv2dParams& p, const T* x, const T* w, const Packed& packed, const ConvEpilogue<T>& e,
+                    T* y, T* workspace) {
   const PaddedPlan plan(p);
   Scratch<T> ws(workspace, plan.workspace());
   T* xpad = ws.ptr;
@@ -494,7 +524,7 @@ void forward_padded(const Conv2dParams& p, const T* x, const T* w, const ConvEpi
       GemmParams gp;
       gp.M = Kg, gp.N = ncols, gp.K = CgRS;
       const PaddedPanels<T> cols(p, plan, xpad, g * Cg);
-      gemm_cpu<T>(gp, w + g * Kg * CgRS, cols, T(0), stage + g * Kg * ncols);
+      gemm_cpu<T>(gp, w + g * Kg * CgRS, cols, T(0), stage + g * Kg * ncols, nullptr, packed(g));
     }
 #pragma omp parallel for schedule(static) if (p.K * nb * P * Q >= kParallelMin)
     for (index_t ki = 0; ki < p.K * nb; ++ki) {
@@ -629,8 +659,12 @@ void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, 
 
 #define NN_CONV2D_INSTANTIATE(T)                                                                     \
   template void conv2d_forward_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);         \
-  template void conv2d_forward_fused_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*); \
-  template void conv2d_forward_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*); \
+  template void conv2d_forward_fused_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*, \
+                                            const T*);                                                       \
+  template void conv2d_forward_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*, \
+                                           const T*);                                                        \
+  template index_t conv2d_prepared_weights_size<T>(const Conv2dParams&, ConvWeightLayout);                    \
+  template void conv2d_prepare_weights_cpu<T>(const Conv2dParams&, ConvWeightLayout, const T*, T*);           \
   template void conv2d_backward_data_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);             \
   template void conv2d_backward_data_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);        \
   template void conv2d_backward_weight_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);

@@ -34,18 +34,30 @@ template <typename T>
 void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
                     T* workspace = nullptr);
 
-// y = epilogue(conv2d(x, w)); p.has_bias is ignored (e.bias decides).
+// y = epilogue(conv2d(x, w)); p.has_bias is ignored (e.bias decides). With prepared (below, for the
+// layout conv2d_forward_weight_layout(p)), w is not read; y is bitwise the same.
 // requires: e.slope_count is 1 or K when e.act == prelu.
 template <typename T>
 void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
-                              T* workspace = nullptr);
+                              T* workspace = nullptr, const T* prepared = nullptr);
+
+// Frozen inference: the forward's weights prepared once for many calls, in the form the path it takes for
+// p multiplies: packed GEMM panels per group (the im2col, padded and 1x1 paths), or Winograd's transformed
+// weights packed for its 36 GEMMs (4x the weights' size). Which one depends on the whole of p (batch and
+// plane size choose the path); what is inside only on K, C, R, S and groups.
+enum class ConvWeightLayout { gemm, winograd };
+ConvWeightLayout conv2d_forward_weight_layout(const Conv2dParams& p);
+template <typename T>
+index_t conv2d_prepared_weights_size(const Conv2dParams& p, ConvWeightLayout layout);
+template <typename T>
+void conv2d_prepare_weights_cpu(const Conv2dParams& p, ConvWeightLayout layout, const T* w, T* prepared);
 
 // The forward and backward-data above choose, per shape, between the implicit-im2col GEMM paths below
 // and Winograd F(4x4, 3x3) (conv2d_winograd.h: 3x3 stride-1 layers with many tiles). These run the GEMM
 // path whatever the shape, for tests and benchmarks; same contracts and workspace sizes.
 template <typename T>
 void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
-                             T* workspace = nullptr);
+                             T* workspace = nullptr, const T* prepared = nullptr);
 template <typename T>
 void conv2d_backward_data_gemm_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace = nullptr);
 

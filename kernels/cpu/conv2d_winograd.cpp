@@ -262,17 +262,26 @@ void transform_input(const Geometry& g, const T* x, index_t t0, index_t nt, inde
   }
 }
 
-// M[xi] (K, nt) = U[xi] (K, C) * V[xi] (C, nt), both with rows 36 * ld apart.
-template <typename T>
-void multiply(const Geometry& g, const T* U, const T* V, index_t nt, index_t ld, T* M) {
+// The product U[xi] (K, C) * V[xi] (C, nt) as the GEMM sees it; U[xi] is stored (C, K).
+GemmParams tap_gemm(const Geometry& g, index_t nt, index_t ld) {
   GemmParams gp;
   gp.M = g.K, gp.N = nt, gp.K = g.C;
-  gp.trans_a = true;  // U[xi] is stored (C, K)
+  gp.trans_a = true;
   gp.ldb = gp.ldc = kXi * ld;
+  return gp;
+}
+
+// M[xi] (K, nt) = U[xi] (K, C) * V[xi] (C, nt), both with rows 36 * ld apart. With packed (the 36 U[xi]
+// packed by conv2d_winograd_prepare_weights_cpu) U is not read.
+template <typename T>
+void multiply(const Geometry& g, const T* U, const T* packed, const T* V, index_t nt, index_t ld, T* M) {
+  const GemmParams gp = tap_gemm(g, nt, ld);
+  const index_t packed_size = gemm_packed_a_size<T>(gp);
   // Whole GEMMs per thread: gemm_cpu finds itself inside a parallel region and runs single-threaded.
 #pragma omp parallel for schedule(dynamic) if (g.K * g.C * nt >= kParallelMin)
   for (index_t xi = 0; xi < kXi; ++xi)
-    gemm_cpu<T>(gp, T(1), U + xi * g.K * g.C, V + xi * ld, T(0), M + xi * ld);
+    gemm_cpu<T>(gp, U + xi * g.K * g.C, DenseB<T>(V + xi * ld, gp.ldb, false), T(0), M + xi * ld, nullptr,
+                packed ? packed + xi * packed_size : nullptr);
 }
 
 // Tiles t0 .. t0 + nt of y (N, K, P, Q) = epilogue(A^T M A), clipped at the bottom and right edges.
@@ -314,7 +323,8 @@ void transform_output(const Geometry& g, const T* M, const ConvEpilogue<T>& e, i
 }
 
 template <typename T>
-void winograd_conv(const Geometry& g, const T* x, const T* w, const ConvEpilogue<T>& e, T* y, T* workspace) {
+void winograd_conv(const Geometry& g, const T* x, const T* w, const T* prepared, const ConvEpilogue<T>& e, T* y,
+                   T* workspace) {
   std::vector<T> owned;
   if (!workspace) {
     owned.resize(std::size_t(g.workspace()));
@@ -323,11 +333,11 @@ void winograd_conv(const Geometry& g, const T* x, const T* w, const ConvEpilogue
   T* U = workspace;
   T* V = U + g.u_elems();
   T* M = V + g.v_elems();
-  transform_weights(g, w, U);
+  if (!prepared) transform_weights(g, w, U);
   for (index_t t0 = 0; t0 < g.tiles; t0 += g.chunk) {
     const index_t nt = std::min(g.chunk, g.tiles - t0), ld = round_up(nt, kLanes);
     transform_input(g, x, t0, nt, ld, V);
-    multiply(g, U, V, nt, ld, M);
+    multiply(g, U, prepared, V, nt, ld, M);
     transform_output(g, M, e, t0, nt, ld, y);
   }
 }
@@ -352,10 +362,27 @@ bool winograd_pays_off(const Conv2dParams& p, bool backward_data) {
 }
 
 template <typename T>
+index_t conv2d_winograd_prepared_size(const Conv2dParams& p) {
+  return winograd_applicable(p) ? kXi * gemm_packed_a_size<T>(tap_gemm(forward_geometry(p), 1, 1)) : 0;
+}
+
+template <typename T>
+void conv2d_winograd_prepare_weights_cpu(const Conv2dParams& p, const T* w, T* prepared) {
+  check_applicable(p, "conv2d_winograd_prepare_weights");
+  const Geometry g = forward_geometry(p);
+  std::vector<T> U(std::size_t(g.u_elems()));
+  transform_weights(g, w, U.data());
+  const GemmParams gp = tap_gemm(g, 1, 1);
+  const index_t packed_size = gemm_packed_a_size<T>(gp);
+  for (index_t xi = 0; xi < kXi; ++xi)
+    gemm_pack_a_cpu<T>(gp, U.data() + xi * g.K * g.C, prepared + xi * packed_size);
+}
+
+template <typename T>
 void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
-                                 T* workspace) {
+                                 T* workspace, const T* prepared) {
   check_applicable(p, "conv2d_forward_winograd");
-  winograd_conv(forward_geometry(p), x, w, e, y, workspace);
+  winograd_conv(forward_geometry(p), x, w, prepared, e, y, workspace);
 }
 
 template <typename T>
@@ -369,13 +396,15 @@ void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, 
 template <typename T>
 void conv2d_backward_data_winograd_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
   check_applicable(p, "conv2d_backward_data_winograd");
-  winograd_conv<T>(backward_data_geometry(p), dy, w, ConvEpilogue<T>{}, dx, workspace);
+  winograd_conv<T>(backward_data_geometry(p), dy, w, nullptr, ConvEpilogue<T>{}, dx, workspace);
 }
 
 #define NN_CONV2D_WINOGRAD_INSTANTIATE(T)                                                                 \
   template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*); \
   template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, \
-                                               T*, T*);                                                    \
+                                               T*, T*, const T*);                                          \
+  template void conv2d_winograd_prepare_weights_cpu<T>(const Conv2dParams&, const T*, T*);                  \
+  template index_t conv2d_winograd_prepared_size<T>(const Conv2dParams&);                                   \
   template void conv2d_backward_data_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);
 NN_CONV2D_WINOGRAD_INSTANTIATE(float)
 NN_CONV2D_WINOGRAD_INSTANTIATE(double)

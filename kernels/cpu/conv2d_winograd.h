@@ -39,10 +39,19 @@ template <typename T>
 void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
                                  T* workspace = nullptr);
 
-// y = epilogue(conv2d(x, w)) (p.has_bias is ignored), as conv2d_forward_fused_cpu.
+// y = epilogue(conv2d(x, w)) (p.has_bias is ignored), as conv2d_forward_fused_cpu. With prepared (below),
+// w is not read.
 template <typename T>
 void conv2d_forward_winograd_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
-                                 T* workspace = nullptr);
+                                 T* workspace = nullptr, const T* prepared = nullptr);
+
+// The forward's transformed weights, packed for its 36 GEMMs, made once for many calls (frozen inference):
+// conv2d_winograd_prepared_size(p) elements (4x the weights), depending on p only through K and C.
+// requires: winograd_applicable(p).
+template <typename T>
+index_t conv2d_winograd_prepared_size(const Conv2dParams& p);
+template <typename T>
+void conv2d_winograd_prepare_weights_cpu(const Conv2dParams& p, const T* w, T* prepared);
 
 // dx = d(sum y * dy) / dx. requires: winograd_applicable(p) (else throws std::invalid_argument).
 template <typename T>

@@ -248,18 +248,29 @@ void* thread_buffer(std::size_t bytes) {
 }
 
 index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
+index_t round_up(index_t a, index_t b) { return ceil_div(a, b) * b; }
+
+// The depth of the blocks a K-deep product is cut into: equal blocks (a 288-deep product runs as 2 x 144,
+// not 256 + 32), and one block when K barely exceeds KC, since every extra block re-reads and re-writes
+// the C tile. A pre-packed A (gemm_pack_a_cpu) is cut the same way.
+template <typename T>
+index_t depth_block(index_t K) {
+  constexpr index_t KC = Blocking<T>::KC;
+  return ceil_div(K, K <= KC * 5 / 4 ? 1 : ceil_div(K, KC));
+}
 
 // tm x tn = nt, minimising the slowest thread's cost: its tiles (rounded up to whole MR / NR panels)
-// times K FMAs, plus the packing it does, since each thread packs its own rows of A and columns of B.
+// times K FMAs, plus the packing it does, since each thread packs its own rows of A (unless A comes
+// packed) and columns of B.
 // Packing one element costs roughly what one 32-flop/cycle core does in 16 FMAs. Conv shapes (few rows,
 // many columns) thus split columns: splitting rows would make every thread pack all of the big B.
-void split_threads(int nt, index_t m_panels, index_t n_panels, int mr, int nr, int& tm, int& tn) {
+void split_threads(int nt, index_t m_panels, index_t n_panels, int mr, int nr, bool packs_a, int& tm, int& tn) {
   double best = -1.0;
   for (int a = nt; a >= 1; --a) {
     if (nt % a != 0) continue;
     const int b = nt / a;
     const double rows = double(ceil_div(m_panels, a) * mr), cols = double(ceil_div(n_panels, b) * nr);
-    const double cost = rows * cols + 16.0 * (rows + cols);
+    const double cost = rows * cols + 16.0 * ((packs_a ? rows : 0.0) + cols);
     if (best < 0 || cost < best) {
       best = cost;
       tm = a;
@@ -275,24 +286,27 @@ constexpr double kMinParallelFlops = 2.0 * 48 * 48 * 48;
 // kc, jc, nc, Bp) fills Bp with the packed block of op(B); the epilogue (if any) finishes each block of C
 // right after its last depth step, while it is still in L2.
 template <typename T, typename PackB>
-void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, const PackB& pack_b_block, T beta,
-                      T* C, index_t ldc, const GemmEpilogue<T>* epilogue, index_t r0, index_t r1, index_t c0,
-                      index_t c1) {
+void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, const T* A_packed,
+                      const PackB& pack_b_block, T beta, T* C, index_t ldc, const GemmEpilogue<T>* epilogue,
+                      index_t r0, index_t r1, index_t c0, index_t c1) {
   using BK = Blocking<T>;
   using MK = MicroKernel<T>;
   constexpr int MR = BK::MR, NR = BK::NR;
   if (r0 >= r1 || c0 >= c1) return;
-  // Depth blocks of equal size (a 288-deep product runs as 2 x 144, not 256 + 32), and one block when K
-  // barely exceeds KC: every extra block re-reads and re-writes the C tile.
-  const index_t k_blocks = p.K <= BK::KC * 5 / 4 ? 1 : ceil_div(p.K, BK::KC);
-  const index_t kc_max = ceil_div(p.K, k_blocks);
+  const index_t kc_max = depth_block<T>(p.K);
   const index_t nc_max = std::min<index_t>(BK::NC, ceil_div(c1 - c0, NR) * NR);
-  T* Ap = static_cast<T*>(thread_buffer<0>(sizeof(T) * std::size_t(BK::MC * kc_max + kPackSlack)));
+  T* Ap = A_packed ? nullptr : static_cast<T*>(thread_buffer<0>(sizeof(T) * std::size_t(BK::MC * kc_max + kPackSlack)));
   T* Bp = static_cast<T*>(thread_buffer<1>(sizeof(T) * std::size_t(kc_max * nc_max)));
+  // Rows [ic, ic + mc) of the depth block at pc, packed: here, or once for all calls (gemm_pack_a_cpu).
+  auto packed_rows = [&](index_t ic, index_t mc, index_t pc, index_t kc) -> const T* {
+    if (A_packed) return A_packed + pc * round_up(p.M, MR) + ic * kc;
+    pack_a<T, MR>(A, lda, p.trans_a, ic, pc, mc, kc, Ap);
+    return Ap;
+  };
 
   // C[ic.., jc..] (mc x nc) += the packed blocks, tile by tile; the B micro-panel stays in L1 while
   // the A micro-panels stream from L2.
-  auto macro_kernel = [&](index_t ic, index_t mc, index_t jc, index_t nc, index_t pc, index_t kc) {
+  auto macro_kernel = [&](const T* Ap, index_t ic, index_t mc, index_t jc, index_t nc, index_t pc, index_t kc) {
     const T beta_k = pc == 0 ? beta : T(1);
     for (index_t jp = 0; jp * NR < nc; ++jp) {
       const index_t n = std::min<index_t>(NR, nc - jp * NR);
@@ -315,11 +329,11 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
     // is never revisited by another row block.
     for (index_t pc = 0; pc < p.K; pc += kc_max) {
       const index_t kc = std::min<index_t>(kc_max, p.K - pc);
-      pack_a<T, MR>(A, lda, p.trans_a, r0, pc, r1 - r0, kc, Ap);
+      const T* Ap = packed_rows(r0, r1 - r0, pc, kc);
       for (index_t jc = c0; jc < c1; jc += BK::NC_small) {
         const index_t nc = std::min<index_t>(BK::NC_small, c1 - jc);
         pack_b_block(pc, kc, jc, nc, Bp);
-        macro_kernel(r0, r1 - r0, jc, nc, pc, kc);
+        macro_kernel(Ap, r0, r1 - r0, jc, nc, pc, kc);
       }
     }
     return;
@@ -331,8 +345,7 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
       pack_b_block(pc, kc, jc, nc, Bp);
       for (index_t ic = r0; ic < r1; ic += BK::MC) {
         const index_t mc = std::min<index_t>(BK::MC, r1 - ic);
-        pack_a<T, MR>(A, lda, p.trans_a, ic, pc, mc, kc, Ap);
-        macro_kernel(ic, mc, jc, nc, pc, kc);
+        macro_kernel(packed_rows(ic, mc, pc, kc), ic, mc, jc, nc, pc, kc);
       }
     }
   }
@@ -345,7 +358,7 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
 // for a time slice: measured 10-50x slowdowns under a concurrent compile, against ~2x for independent
 // rectangles.
 template <typename T, typename Body>
-void for_each_rectangle(const GemmParams& p, double flops, const Body& body) {
+void for_each_rectangle(const GemmParams& p, double flops, bool packs_a, const Body& body) {
   constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   const index_t m_panels = ceil_div(p.M, MR), n_panels = ceil_div(p.N, NR);
   int nt = flops < kMinParallelFlops ? 1 : omp_get_max_threads();
@@ -359,7 +372,7 @@ void for_each_rectangle(const GemmParams& p, double flops, const Body& body) {
     // The team may be smaller than asked (nested regions, thread limits): split what we got.
     const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
     int tm = 1, tn = 1;
-    split_threads(nth, m_panels, n_panels, MR, NR, tm, tn);
+    split_threads(nth, m_panels, n_panels, MR, NR, packs_a, tm, tn);
     const int im = tid % tm, in = tid / tm;
     body(std::min(p.M, (m_panels * im / tm) * MR), std::min(p.M, (m_panels * (im + 1) / tm) * MR),
          std::min(p.N, (n_panels * in / tn) * NR), std::min(p.N, (n_panels * (in + 1) / tn) * NR));
@@ -367,10 +380,10 @@ void for_each_rectangle(const GemmParams& p, double flops, const Body& body) {
 }
 
 template <typename T, typename PackB>
-void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const PackB& pack_b_block, T beta, T* C,
-                  index_t ldc, const GemmEpilogue<T>* epilogue) {
-  for_each_rectangle<T>(p, p.flops(), [&](index_t r0, index_t r1, index_t c0, index_t c1) {
-    gemm_block_range(p, alpha, A, lda, pack_b_block, beta, C, ldc, epilogue, r0, r1, c0, c1);
+void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const T* A_packed, const PackB& pack_b_block,
+                  T beta, T* C, index_t ldc, const GemmEpilogue<T>* epilogue) {
+  for_each_rectangle<T>(p, p.flops(), !A_packed, [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+    gemm_block_range(p, alpha, A, lda, A_packed, pack_b_block, beta, C, ldc, epilogue, r0, r1, c0, c1);
   });
 }
 
@@ -386,8 +399,7 @@ void shifted_block_range(const GemmParams& p, const T* A, index_t lda, const Gem
   using MK = MicroKernel<T>;
   constexpr int MR = BK::MR, NR = BK::NR;
   if (r0 >= r1 || c0 >= c1) return;
-  const index_t k_blocks = p.K <= BK::KC * 5 / 4 ? 1 : ceil_div(p.K, BK::KC);
-  const index_t kc_max = ceil_div(p.K, k_blocks);
+  const index_t kc_max = depth_block<T>(p.K);
   const index_t nc_max = std::min<index_t>(BK::NC_small / 2, ceil_div(c1 - c0, NR) * NR);
   T* Ap = static_cast<T*>(thread_buffer<0>(sizeof(T) * std::size_t(BK::MC * kc_max + kPackSlack)));
   T* Bp = static_cast<T*>(thread_buffer<1>(sizeof(T) * std::size_t((kc_max + max_off) * nc_max)));
@@ -448,12 +460,26 @@ void gemm_cpu(const GemmParams& p, T alpha, const T* A, const T* B, T beta, T* C
   auto pack = [&](index_t pc, index_t kc, index_t jc, index_t nc, T* Bp) {
     pack_b<T, Blocking<T>::NR>(B, ld.ldb, p.trans_b, pc, jc, kc, nc, Bp);
   };
-  gemm_blocked(p, alpha, A, ld.lda, pack, beta, C, ld.ldc, static_cast<const GemmEpilogue<T>*>(nullptr));
+  gemm_blocked(p, alpha, A, ld.lda, static_cast<const T*>(nullptr), pack, beta, C, ld.ldc,
+               static_cast<const GemmEpilogue<T>*>(nullptr));
+}
+
+template <typename T>
+index_t gemm_packed_a_size(const GemmParams& p) {
+  return round_up(p.M, Blocking<T>::MR) * std::max<index_t>(p.K, 0) + kPackSlack;
+}
+
+template <typename T>
+void gemm_pack_a_cpu(const GemmParams& p, const T* A, T* packed) {
+  const index_t lda = leading_dims(p).lda, kc_max = depth_block<T>(p.K), m_pad = round_up(p.M, Blocking<T>::MR);
+  // Blocks in order: each one's overlapping vector stores past its end land in the next, written after.
+  for (index_t pc = 0; pc < p.K; pc += kc_max)
+    pack_a<T, Blocking<T>::MR>(A, lda, p.trans_a, 0, pc, p.M, std::min(kc_max, p.K - pc), packed + pc * m_pad);
 }
 
 template <typename T>
 void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, T* C,
-              const GemmEpilogue<T>* epilogue) {
+              const GemmEpilogue<T>* epilogue, const T* A_packed) {
   if (p.M <= 0 || p.N <= 0) return;
   const Lds ld = leading_dims(p);
   if (p.K <= 0) {
@@ -464,7 +490,7 @@ void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, 
   auto pack = [&](index_t pc, index_t kc, index_t jc, index_t nc, T* Bp) {
     B.pack(pc, jc, kc, nc, Blocking<T>::NR, Bp);
   };
-  gemm_blocked(p, T(1), A, ld.lda, pack, beta, C, ld.ldc, epilogue);
+  gemm_blocked(p, T(1), A, ld.lda, A_packed, pack, beta, C, ld.ldc, epilogue);
 }
 
 template <typename T>
@@ -479,7 +505,7 @@ void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, 
   const index_t max_off = *std::max_element(offsets, offsets + taps);
   if (*std::min_element(offsets, offsets + taps) < 0)
     throw std::invalid_argument("gemm_shifted: negative row offset");
-  for_each_rectangle<T>(p, p.flops() * double(taps), [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+  for_each_rectangle<T>(p, p.flops() * double(taps), true, [&](index_t r0, index_t r1, index_t c0, index_t c1) {
     shifted_block_range(p, A, ld.lda, B, offsets, taps, max_off, beta, C, ld.ldc, tap_stride, r0, r1, c0, c1);
   });
 }
@@ -516,9 +542,13 @@ template class DenseB<float>;
 template class DenseB<double>;
 
 template void gemm_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&, float, float*,
-                              const GemmEpilogue<float>*);
+                              const GemmEpilogue<float>*, const float*);
 template void gemm_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&, double, double*,
-                               const GemmEpilogue<double>*);
+                               const GemmEpilogue<double>*, const double*);
+template index_t gemm_packed_a_size<float>(const GemmParams&);
+template index_t gemm_packed_a_size<double>(const GemmParams&);
+template void gemm_pack_a_cpu<float>(const GemmParams&, const float*, float*);
+template void gemm_pack_a_cpu<double>(const GemmParams&, const double*, double*);
 template void gemm_shifted_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&,
                                       const index_t*, index_t, float, float*, index_t);
 template void gemm_shifted_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&,

@@ -48,10 +48,17 @@ class DenseB final : public GemmBSource<T> {
 };
 
 // C (M, N) = op(A) * B + beta * C, then the epilogue (when not null). p.trans_b and p.ldb are ignored: B
-// decides. beta == 0 never reads C.
+// decides. beta == 0 never reads C. With A_packed (gemm_pack_a_cpu of the same M, K, op(A)), A is not
+// read: weights used for many products are packed once. Results are bitwise those of the unpacked call.
 template <typename T>
 void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, T* C,
-              const GemmEpilogue<T>* epilogue = nullptr);
+              const GemmEpilogue<T>* epilogue = nullptr, const T* A_packed = nullptr);
+
+// op(A) of p (M, K, trans_a, lda) in the micro-kernel's panel order, into gemm_packed_a_size(p) elements.
+template <typename T>
+index_t gemm_packed_a_size(const GemmParams& p);
+template <typename T>
+void gemm_pack_a_cpu(const GemmParams& p, const T* A, T* packed);
 
 // The taps of a stride-1 convolution read one input shifted by a row offset each: for t in [0, taps),
 // C_t (M, N) = op(A) (M, K) * B[offsets[t] .. offsets[t] + K, :] + beta * C_t, C_t at C + t * tap_stride

@@ -35,7 +35,11 @@ Conv2d::Conv2d(index_t in_channels, index_t out_channels, const Options& o, Gene
   default_init(weight, bias, gen);
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return ops::conv2d(x, weight, bias, conv); }
+Tensor Conv2d::forward(const Tensor& x) {
+  if (frozen_for_inference() && !autograd::GradMode::is_enabled() && !trace::enabled())
+    return ops::conv2d_fused(x, weight, conv, {.scale = {}, .shift = bias, .act = ops::Activation::none, .slope = {}}, prepared_weights());
+  return ops::conv2d(x, weight, bias, conv);
+}
 
 Linear::Linear(index_t in_features, index_t out_features, bool with_bias, Generator& gen) : Module("Linear") {
   weight = register_parameter("weight", Tensor::empty({out_features, in_features}));
@@ -106,7 +110,7 @@ Tensor conv_bn_act(Conv2d& conv, BatchNorm2d& bn, Module* act, const Tensor& x) 
   e.shift = Tensor::from_vector({K}, shift, x.dtype()).to(x.device());
   e.act = prelu ? ops::Activation::prelu : act ? ops::Activation::relu : ops::Activation::none;
   if (prelu) e.slope = prelu->weight;
-  return ops::conv2d_fused(x, conv.weight, conv.conv, e);
+  return ops::conv2d_fused(x, conv.weight, conv.conv, e, conv.prepared_weights());
 }
 
 Tensor Sequential::forward(const Tensor& x) {

@@ -21,10 +21,19 @@ class Conv2d : public Module {
   };
   // torch.nn.Conv2d's default init: kaiming_uniform(a = sqrt(5)) weight, U(±1/sqrt(fan_in)) bias.
   Conv2d(index_t in_channels, index_t out_channels, const Options& options, Generator& gen = default_generator());
+  // Frozen and without autograd, the forward runs on weights prepared once (Module::freeze_for_inference).
   Tensor forward(const Tensor& x) override;
+  // What the forward may use when frozen (null otherwise): see ops::PreparedConvWeights.
+  ops::PreparedConvWeights* prepared_weights() { return frozen_for_inference() ? &prepared_ : nullptr; }
 
   Tensor weight, bias;  // (K, C/groups, R, S), (K) or undefined
   ops::Conv2dOptions conv;
+
+ protected:
+  void drop_prepared() override { prepared_.clear(); }
+
+ private:
+  ops::PreparedConvWeights prepared_;
 };
 
 class Linear : public Module {

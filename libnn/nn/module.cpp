@@ -149,7 +149,21 @@ index_t Module::num_parameters(bool trainable_only) const {
 
 void Module::train(bool mode) {
   training_ = mode;
+  if (mode && frozen_) {
+    frozen_ = false;
+    drop_prepared();
+  }
   for (auto& [name, child] : children_) child->train(mode);
+}
+
+void Module::freeze_for_inference() {
+  train(false);
+  for (const auto& [name, m] : named_modules()) m->frozen_ = true;
+  drop_prepared_all();
+}
+
+void Module::drop_prepared_all() {
+  for (const auto& [name, m] : named_modules()) m->drop_prepared();
 }
 
 void Module::zero_grad() {
@@ -158,6 +172,7 @@ void Module::zero_grad() {
 
 void Module::replace_tensors(const std::function<Tensor(const Tensor&)>& convert) {
   NoGradGuard no_grad;
+  drop_prepared_all();
   auto replace = [&](const Tensor& t) {
     if (!t.defined()) return;
     const Tensor c = convert(t.detach());
@@ -244,6 +259,7 @@ LoadResult Module::load_state_dict(const StateDict& dict, bool strict) {
   }
 
   NoGradGuard no_grad;
+  drop_prepared_all();
   for (const auto& [name, t] : own) {
     auto it = given.find(name);
     if (it == given.end()) continue;

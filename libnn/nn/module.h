@@ -72,6 +72,15 @@ class Module {
   virtual void train(bool mode = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+  // Frozen inference, torch.jit.freeze's promise without a graph: eval mode, and the parameters will not
+  // change in place until train(true), load_state_dict or to() (each of which drops what was prepared;
+  // train(true) also unfreezes). Layers may then keep their weights prepared for the kernels: Conv2d keeps
+  // them packed or Winograd-transformed, one to four times their memory, and skips that work per call.
+  // Changing a frozen module's parameters any other way (an optimizer step, writing into them) leaves
+  // its prepared weights stale.
+  // ("Frozen" parameters elsewhere mean requires_grad = false: a different thing.)
+  void freeze_for_inference();
+  bool frozen_for_inference() const { return frozen_; }
 
   // Sets every parameter's gradient to undefined (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
@@ -90,7 +99,13 @@ class Module {
   // nn::Error, and nothing is copied unless all checks pass.
   LoadResult load_state_dict(const StateDict& dict, bool strict = true);
 
+ protected:
+  // Drops what this module prepared from its own parameters (not its children's).
+  virtual void drop_prepared() {}
+
  private:
+  // drop_prepared() on this module and every descendant.
+  void drop_prepared_all();
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name, const char* what) const;
   // Replaces every defined parameter and buffer t, in place, by convert(t) when it returns a tensor.
@@ -100,6 +115,7 @@ class Module {
 
   std::string type_name_;
   bool training_ = true;
+  bool frozen_ = false;
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

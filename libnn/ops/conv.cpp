@@ -141,7 +141,20 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   return y;
 }
 
-Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Conv2dOptions& options, const ConvEpilogue& e) {
+Tensor PreparedConvWeights::get(int form, DType dtype, const std::function<Tensor()>& make) {
+  const std::lock_guard lock(mutex_);
+  Tensor& t = tensors_.at(std::size_t(form));
+  if (!t.defined() || t.dtype() != dtype) t = make();
+  return t;
+}
+
+void PreparedConvWeights::clear() {
+  const std::lock_guard lock(mutex_);
+  tensors_ = {};
+}
+
+Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Conv2dOptions& options, const ConvEpilogue& e,
+                    PreparedConvWeights* prepared) {
   constexpr const char* op = "conv2d_fused";
   const kern::Conv2dParams p = conv_params(x_in, w_in, {}, options);
   NN_CHECK(!autograd::needs_grad({&x_in, &w_in, &e.scale, &e.shift, &e.slope}), op,
@@ -168,10 +181,21 @@ Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Conv2dOptions&
                                           : kern::Activation::none;
     ke.slope = data_or_null<T>(slope);
     ke.slope_count = slope.defined() ? slope.numel() : 0;
-    if (x.device().is_cuda())
+    if (x.device().is_cuda()) {
       conv2d_forward_on_cuda(p, x.data<T>(), w.data<T>(), ke, y.data<T>());
-    else
-      kern::conv2d_forward_fused_cpu(p, x.data<T>(), w.data<T>(), ke, y.data<T>(), data_or_null<T>(ws));
+      return;
+    }
+    Tensor ready;
+    if (prepared) {
+      const kern::ConvWeightLayout form = kern::conv2d_forward_weight_layout(p);
+      ready = prepared->get(int(form), x.dtype(), [&] {
+        Tensor t = Tensor::empty({kern::conv2d_prepared_weights_size<T>(p, form)}, x.dtype());
+        kern::conv2d_prepare_weights_cpu(p, form, w.data<T>(), t.data<T>());
+        return t;
+      });
+    }
+    kern::conv2d_forward_fused_cpu(p, x.data<T>(), w.data<T>(), ke, y.data<T>(), data_or_null<T>(ws),
+                                   data_or_null<T>(ready));
   });
   trace::record("conv2d", y, {&x_in, &w_in}, p.flops());
   return y;

@@ -2,6 +2,10 @@
 // the im2col scratch comes from the caching allocator, so a training step makes no system allocation.
 #pragma once
 
+#include <array>
+#include <functional>
+#include <mutex>
+
 #include "libnn/ops/common.h"
 
 namespace nn::ops {
@@ -26,7 +30,24 @@ struct ConvEpilogue {
   Activation act = Activation::none;
   Tensor slope;  // prelu: (1) or (K) negative slopes
 };
-Tensor conv2d_fused(const Tensor& x, const Tensor& weight, const Conv2dOptions& options, const ConvEpilogue& epilogue);
+// A Conv2d's weights prepared once for the CPU forward of frozen inference (nn::Module::freeze_for_inference): packed for
+// the GEMM, or Winograd-transformed, one tensor per form the forward has needed (the batch and plane size
+// choose). It cannot see the weights change: its owner clears it whenever they may. Thread-safe.
+class PreparedConvWeights {
+ public:
+  // The tensor kept for form, made by make() the first time (and again after clear()).
+  Tensor get(int form, DType dtype, const std::function<Tensor()>& make);
+  void clear();
+
+ private:
+  std::mutex mutex_;
+  std::array<Tensor, 2> tensors_;
+};
+
+// With prepared (CPU tensors only; ignored on a GPU), the weight tensor is read only when a form of it is
+// first prepared.
+Tensor conv2d_fused(const Tensor& x, const Tensor& weight, const Conv2dOptions& options, const ConvEpilogue& epilogue,
+                    PreparedConvWeights* prepared = nullptr);
 
 // x (N, in), weight (out, in), bias (out) or undefined -> (N, out) = x weight^T + bias.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});

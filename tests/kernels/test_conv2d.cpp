@@ -316,3 +316,46 @@ TEST_CASE_TEMPLATE("conv2d/shifted_backward_weight", T, float, double) {
     return dw;
   });
 }
+
+// Weights prepared once (frozen inference) give bitwise the forward of preparing them per call, on every
+// path the forward can take: one-sample im2col GEMMs shared out among threads, a chunk of samples,
+// 1x1 in place, the padded forward, groups, and Winograd; the weights themselves are then not read.
+TEST_CASE_TEMPLATE("conv2d/prepared_weights", T, float, double) {
+  struct Shape {
+    Conv2dParams p;
+    kern::ConvWeightLayout layout;
+    const char* what;
+  };
+  auto with_pad = [](Conv2dParams p, index_t pad, index_t groups = 1) {
+    p.pad_h = p.pad_w = pad;
+    p.groups = groups;
+    return p;
+  };
+  using L = kern::ConvWeightLayout;
+  const Shape shapes[] = {
+      {with_pad(conv(3, 8, 40, 40, 12, 3, 3), 0), L::gemm, "im2col, one sample per GEMM"},
+      {with_pad(conv(9, 16, 6, 6, 24, 3, 3), 0), L::gemm, "im2col, chunks of samples"},
+      {conv(2, 12, 24, 24, 7, 1, 1), L::gemm, "1x1 in place"},
+      {with_pad(conv(3, 8, 14, 14, 12, 3, 3), 1, 2), L::gemm, "padded forward, 2 groups"},
+      {with_pad(conv(2, 16, 30, 30, 20, 3, 3), 1), L::winograd, "Winograd"},
+  };
+  for (const Shape& s : shapes) {
+    INFO(s.what);
+    const Conv2dParams& p = s.p;
+    REQUIRE(kern::conv2d_forward_weight_layout(p) == s.layout);
+    const auto x = random_vector<T>(std::size_t(p.N * p.C * p.H * p.W), 61);
+    const auto w = random_vector<T>(std::size_t(p.K * p.C_per_group() * p.R * p.S), 62);
+    const auto shift = random_vector<T>(std::size_t(p.K), 63);
+    kern::ConvEpilogue<T> e;
+    e.bias = shift.data();
+    e.act = kern::Activation::relu;
+    std::vector<T> prepared(std::size_t(kern::conv2d_prepared_weights_size<T>(p, s.layout)));
+    kern::conv2d_prepare_weights_cpu<T>(p, s.layout, w.data(), prepared.data());
+    const std::size_t ny = std::size_t(p.N * p.K * p.P() * p.Q());
+    auto expected = poisoned<T>(index_t(ny)), y = poisoned<T>(index_t(ny));
+    kern::conv2d_forward_fused_cpu<T>(p, x.data(), w.data(), e, expected.data());
+    const std::vector<T> nan_w(w.size(), std::numeric_limits<T>::quiet_NaN());
+    kern::conv2d_forward_fused_cpu<T>(p, x.data(), nan_w.data(), e, y.data(), nullptr, prepared.data());
+    CHECK(y == expected);
+  }
+}

@@ -145,3 +145,31 @@ TEST_CASE("gemm/thread_count_invariant") {
   }
   omp_set_num_threads(saved);
 }
+
+// A packed once (gemm_pack_a_cpu) gives bitwise the C of packing per call, whatever the thread count (so
+// whatever rows each thread takes), on shapes with one and several depth and row blocks, partial row
+// panels, transposed and padded A, and a B source with an epilogue-free beta.
+TEST_CASE_TEMPLATE("gemm/prepacked_a", T, float, double) {
+  const int saved = omp_get_max_threads();
+  for (const Shape s : {Shape{13, 40, 7}, Shape{64, 300, 576}, Shape{203, 517, 300}, Shape{150, 33, 1100}})
+    for (bool ta : {false, true}) {
+      const GemmParams p = params(s, ta, false, 3);
+      CAPTURE(s.M);
+      CAPTURE(s.N);
+      CAPTURE(s.K);
+      CAPTURE(ta);
+      Operands<T> op = make_operands<T>(p, 17);
+      const kern::DenseB<T> b(op.B.data(), p.ldb, false);
+      std::vector<T> packed(std::size_t(kern::gemm_packed_a_size<T>(p)), std::numeric_limits<T>::quiet_NaN());
+      kern::gemm_pack_a_cpu<T>(p, op.A.data(), packed.data());
+      std::vector<T> expected = op.C;
+      kern::gemm_cpu<T>(p, op.A.data(), b, T(0.5), expected.data());
+      for (int nt : {1, 2, 3}) {
+        omp_set_num_threads(nt);
+        std::vector<T> c = op.C;
+        kern::gemm_cpu<T>(p, nullptr, b, T(0.5), c.data(), nullptr, packed.data());
+        CHECK(c == expected);
+      }
+      omp_set_num_threads(saved);
+    }
+}
