@@ -4,7 +4,8 @@
 // path alone, winograd = Winograd F(4x4, 3x3) alone, where the layer is a 3x3 stride-1 conv. GFLOP/s
 // counts the direct conv's 2*N*K*P*Q*C/g*R*S per direction for all, so the Winograd figure is an
 // effective rate and they compare directly; compare gemm with BM_gemm/openblas on the same GEMM shape in
-// bench_gemm.
+// bench_gemm. The forward also runs as *_prepared: on weights prepared once, as a frozen net's convs do
+// (nn::Module::freeze_for_inference), so the weights are neither packed nor transformed per call.
 //
 // Extra flag (before Google Benchmark's own): --batch=N (default 32).
 #include <benchmark/benchmark.h>
@@ -45,6 +46,11 @@ std::vector<Layer> layers(kern::index_t batch) {
       {"block_256_p1_12", conv(256, 256, 12, 3, 1)},
       {"block_512_p1_5", conv(512, 512, 5, 3, 1)},
       {"fusion_1x1_192to64_54", conv(192, 64, 54, 1, 0, true)},
+      // IR-50's stride-1 3x3 convs (its 112x112 input halves before each stage).
+      {"ir_64_p1_56", conv(64, 64, 56, 3, 1)},
+      {"ir_128_p1_28", conv(128, 128, 28, 3, 1)},
+      {"ir_256_p1_14", conv(256, 256, 14, 3, 1)},
+      {"ir_512_p1_7", conv(512, 512, 7, 3, 1)},
   };
   for (Layer& layer : l) layer.p.N = batch;
   return l;
@@ -70,7 +76,12 @@ struct Tensors {
 
 enum class Direction { forward, backward_data, backward_weight };
 
-enum class Path { ours, gemm, winograd };
+// *_prepared: the forward on weights prepared once (frozen inference), for the path's own layout.
+enum class Path { ours, gemm, winograd, ours_prepared, gemm_prepared, winograd_prepared };
+
+bool prepared(Path path) {
+  return path == Path::ours_prepared || path == Path::gemm_prepared || path == Path::winograd_prepared;
+}
 
 void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, Path path) {
   Tensors t(p);
@@ -78,15 +89,24 @@ void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, Path 
   std::vector<float> db(std::size_t(p.K));
   kern::ConvEpilogue<float> e;
   e.bias = p.has_bias ? t.bias.data() : nullptr;
+  const kern::ConvWeightLayout layout = path == Path::winograd_prepared ? kern::ConvWeightLayout::winograd
+                                        : path == Path::gemm_prepared   ? kern::ConvWeightLayout::gemm
+                                                                        : kern::conv2d_forward_weight_layout(p);
+  std::vector<float> ready;
+  if (prepared(path)) {
+    ready.resize(std::size_t(kern::conv2d_prepared_weights_size<float>(p, layout)));
+    kern::conv2d_prepare_weights_cpu<float>(p, layout, t.w.data(), ready.data());
+  }
+  const float* pw = ready.empty() ? nullptr : ready.data();
   for (auto _ : state) {
     switch (dir) {
       case Direction::forward:
-        if (path == Path::winograd)
-          kern::conv2d_forward_winograd_cpu<float>(p, t.x.data(), t.w.data(), e, t.y.data(), t.ws.data());
-        else if (path == Path::gemm)
-          kern::conv2d_forward_gemm_cpu<float>(p, t.x.data(), t.w.data(), e, t.y.data(), t.ws.data());
+        if (path == Path::winograd || path == Path::winograd_prepared)
+          kern::conv2d_forward_winograd_cpu<float>(p, t.x.data(), t.w.data(), e, t.y.data(), t.ws.data(), pw);
+        else if (path == Path::gemm || path == Path::gemm_prepared)
+          kern::conv2d_forward_gemm_cpu<float>(p, t.x.data(), t.w.data(), e, t.y.data(), t.ws.data(), pw);
         else
-          kern::conv2d_forward_cpu<float>(p, t.x.data(), t.w.data(), t.bias.data(), t.y.data(), t.ws.data());
+          kern::conv2d_forward_fused_cpu<float>(p, t.x.data(), t.w.data(), e, t.y.data(), t.ws.data(), pw);
         break;
       case Direction::backward_data:
         if (path == Path::winograd)
@@ -123,9 +143,13 @@ int main(int argc, char** argv) {
                                                     {"BM_conv2d_backward_weight", Direction::backward_weight}};
   for (const auto& [prefix, dir] : dirs)
     for (const Layer& l : layers(batch))
-      for (const auto& [path_name, path] : {std::pair{"ours", Path::ours}, std::pair{"gemm", Path::gemm},
-                                            std::pair{"winograd", Path::winograd}}) {
+      for (const auto& [path_name, path] :
+           {std::pair{"ours", Path::ours}, std::pair{"gemm", Path::gemm}, std::pair{"winograd", Path::winograd},
+            std::pair{"ours_prepared", Path::ours_prepared}, std::pair{"gemm_prepared", Path::gemm_prepared},
+            std::pair{"winograd_prepared", Path::winograd_prepared}}) {
         if (path != Path::ours && dir == Direction::backward_weight) continue;  // one path only
+        if (prepared(path) && dir != Direction::forward) continue;
+        if (path == Path::winograd_prepared && !kern::winograd_applicable(l.p)) continue;
         if (path == Path::winograd && !kern::winograd_applicable(l.p)) continue;
         const std::string name = std::string(prefix) + "/" + path_name + "/" + l.name;
         benchmark::RegisterBenchmark(name.c_str(), bm_conv, l.p, dir, path)

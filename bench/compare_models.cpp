@@ -3,12 +3,14 @@
 // peak memory of the process (VmHWM) and of the device allocator belongs to that case alone; the result is
 // one JSON line on stdout.
 //   OMP_NUM_THREADS=2 build/bench/compare_models --net resnet34_dlas_a --mode inference|train --batch 32
-//       [--warmup W] [--repeats 2] [--budget-s S]
+//       [--warmup W] [--repeats 2] [--budget-s S] [--unfrozen]
 //       [--device cpu|cuda] [--math fp32|tf32|bf16] [--backend ours|vendor]    (the last two: cuda only)
 //   build/bench/compare_models --info --net NAME    parameters and forward FLOPs per sample (summary)
 //   build/bench/compare_models --fma-peak           the measured fp32 FMA peak of all OpenMP threads
 //
-// inference = eval mode under NoGradGuard; train = one training step: train-mode forward + cross-entropy
+// inference = frozen (Module::freeze_for_inference: eval mode, conv weights prepared once, as PyTorch's
+// jit side is torch.jit.freeze'd) under NoGradGuard, or with --unfrozen plain eval mode, whose convs
+// prepare their weights every call (PyTorch's eager side); train = one training step: train-mode forward + cross-entropy
 // + backward + Adam (betas 0.5 / 0.999, as the reference trains), with zero_grad (grads set to none) in
 // the step, as torch's zero_grad(set_to_none=True). Inputs 112x112, three modalities. Each phase of a
 // training step is timed too, so a loss can be located (forward, backward, optimizer).
@@ -150,6 +152,7 @@ struct CaseOptions {
   double budget_s = 0;  // 0: no limit
   nn::Device device = nn::Device::cpu();
   std::string math = "tf32", backend = "ours";
+  bool unfrozen = false;  // inference in plain eval mode
 };
 
 nn::CudaOptions cuda_options(const CaseOptions& o) {
@@ -205,7 +208,10 @@ nlohmann::json run_case(const CaseOptions& o) {
   const Batch b = make_batch(o.batch).to(o.device);
   Timing timing;
   if (o.mode == "inference") {
-    net->freeze_for_inference();  // as PyTorch's jit side, which is torch.jit.freeze'd
+    if (o.unfrozen)
+      net->eval();
+    else
+      net->freeze_for_inference();  // as PyTorch's jit side, which is torch.jit.freeze'd
     nn::NoGradGuard no_grad;
     timing = time_steps(o, [&](Clock::time_point) {
       (void)net->logits(b.rgb, b.depth, b.ir).to_vector();
@@ -257,6 +263,7 @@ nlohmann::json run_case(const CaseOptions& o) {
 
 constexpr const char* kUsage =
     "usage: compare_models --net NAME --mode inference|train --batch N [--warmup W] [--repeats R] [--budget-s S]\n"
+    "                      [--unfrozen]\n"
     "                      [--device cpu|cuda] [--math fp32|tf32|bf16] [--backend ours|vendor]\n"
     "       compare_models --info --net NAME\n"
     "       compare_models --fma-peak\n";
@@ -279,6 +286,7 @@ int main(int argc, char** argv) {
       else if (a == "--warmup") o.warmup = std::stoi(value());
       else if (a == "--repeats") o.repeats = std::stoi(value());
       else if (a == "--budget-s") o.budget_s = std::stod(value());
+      else if (a == "--unfrozen") o.unfrozen = true;
       else if (a == "--device") {
         const std::string d = value();
         NN_CHECK(d == "cpu" || d == "cuda", "--device is cpu or cuda, not '", d, "'");

@@ -424,11 +424,12 @@ index_t conv2d_workspace_size(const Conv2dParams& p) {
 }
 index_t conv2d_forward_workspace_size(const Conv2dParams& p) {
   if (winograd_pays_off(p, false)) return conv2d_winograd_workspace_size(p);
-  return padded_pays_off(p) ? PaddedPlan(p).workspace() : Plan(p).stage_elems;
+  const index_t gemm = padded_pays_off(p) ? PaddedPlan(p).workspace() : Plan(p).stage_elems;
+  return winograd_pays_off(p, false, true) ? std::max(gemm, conv2d_winograd_workspace_size(p)) : gemm;
 }
 
 ConvWeightLayout conv2d_forward_weight_layout(const Conv2dParams& p) {
-  return winograd_pays_off(p, false) ? ConvWeightLayout::winograd : ConvWeightLayout::gemm;
+  return winograd_pays_off(p, false, true) ? ConvWeightLayout::winograd : ConvWeightLayout::gemm;
 }
 
 template <typename T>
@@ -449,7 +450,7 @@ void conv2d_prepare_weights_cpu(const Conv2dParams& p, ConvWeightLayout layout, 
 template <typename T>
 void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
                               T* workspace, const T* prepared) {
-  if (winograd_pays_off(p, false)) {
+  if (winograd_pays_off(p, false, prepared != nullptr)) {
     check_epilogue(p, e);
     conv2d_forward_winograd_cpu(p, x, w, e, y, workspace, prepared);
   } else {

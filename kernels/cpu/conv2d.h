@@ -25,7 +25,8 @@
 namespace kern {
 
 // Elements of T of scratch needed by any of the three directions (0 when none, e.g. a 1x1 stride-1
-// conv whose samples are processed one at a time), and by the forward alone (which never writes columns).
+// conv whose samples are processed one at a time), and by the forward alone (which never writes columns),
+// with or without prepared weights.
 index_t conv2d_workspace_size(const Conv2dParams& p);
 index_t conv2d_forward_workspace_size(const Conv2dParams& p);
 
@@ -44,7 +45,8 @@ void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, con
 // Frozen inference: the forward's weights prepared once for many calls, in the form the path it takes for
 // p multiplies: packed GEMM panels per group (the im2col, padded and 1x1 paths), or Winograd's transformed
 // weights packed for its 36 GEMMs (4x the weights' size). Which one depends on the whole of p (batch and
-// plane size choose the path); what is inside only on K, C, R, S and groups.
+// plane size choose the path; prepared weights make Winograd pay on fewer tiles, so the choice can differ
+// from an unprepared call's); what is inside only on K, C, R, S and groups.
 enum class ConvWeightLayout { gemm, winograd };
 ConvWeightLayout conv2d_forward_weight_layout(const Conv2dParams& p);
 template <typename T>

@@ -62,6 +62,12 @@ constexpr index_t kChunkBudget = index_t(1) << 23;
 // 12x12 lost 3.5x; 288 tiles of 12x12 at batch 32 won 2.6x), edge tiles mostly inside the output (a 5x5
 // plane uses 25 of 64 tile outputs and lost, 0.74x), and channels enough for the GEMMs (conv1's 3 lost).
 constexpr index_t kMinTiles = 48;
+// With the weights transformed once (prepared, frozen inference) only the input and output transforms
+// and the GEMMs remain per call, and at batch 1 (bench_conv2d --batch=1, *_prepared) Winograd won 2.3x on
+// 16 tiles of 14x14 with 256 channels and 1.8x on 9 tiles of 12x12, but lost 1.2x on 9 tiles of 10x10
+// with 768 -> 512 channels (its 56 MB of transformed weights come from memory each call) and 1.5x on the 4
+// tiles of 7x7 (N = 4 GEMM columns fill a quarter of the micro-kernel's).
+constexpr index_t kMinTilesPrepared = 16;
 constexpr double kMinTileUse = 0.6;
 constexpr index_t kMinChannels = 16;
 
@@ -355,10 +361,11 @@ index_t conv2d_winograd_workspace_size(const Conv2dParams& p) {
   return std::max(forward_geometry(p).workspace(), backward_data_geometry(p).workspace());
 }
 
-bool winograd_pays_off(const Conv2dParams& p, bool backward_data) {
+bool winograd_pays_off(const Conv2dParams& p, bool backward_data, bool weights_prepared) {
   if (!winograd_applicable(p) || std::min(p.C, p.K) < kMinChannels) return false;
   const Geometry g = backward_data ? backward_data_geometry(p) : forward_geometry(p);
-  return g.tiles >= kMinTiles && double(g.P * g.Q) >= kMinTileUse * double(g.TH * g.TW * kM * kM);
+  return g.tiles >= (weights_prepared ? kMinTilesPrepared : kMinTiles) &&
+         double(g.P * g.Q) >= kMinTileUse * double(g.TH * g.TW * kM * kM);
 }
 
 template <typename T>

@@ -29,7 +29,9 @@ bool winograd_applicable(const Conv2dParams& p);
 
 // Whether the forward (or backward-data) of conv2d.h should take this path: applicable, and measured
 // faster than im2col for shapes like this one (enough tiles, little edge waste, enough channels).
-bool winograd_pays_off(const Conv2dParams& p, bool backward_data);
+// weights_prepared: the forward's weights come transformed (conv2d_winograd_prepare_weights_cpu), which
+// makes it pay off on fewer tiles.
+bool winograd_pays_off(const Conv2dParams& p, bool backward_data, bool weights_prepared = false);
 
 // Elements of T of scratch needed by either direction (0 when !winograd_applicable(p)).
 index_t conv2d_winograd_workspace_size(const Conv2dParams& p);

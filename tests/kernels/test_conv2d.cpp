@@ -317,9 +317,10 @@ TEST_CASE_TEMPLATE("conv2d/shifted_backward_weight", T, float, double) {
   });
 }
 
-// Weights prepared once (frozen inference) give bitwise the forward of preparing them per call, on every
-// path the forward can take: one-sample im2col GEMMs shared out among threads, a chunk of samples,
-// 1x1 in place, the padded forward, groups, and Winograd; the weights themselves are then not read.
+// Weights prepared once (frozen inference) give bitwise the forward of preparing them per call on the
+// same path, on every path the forward can take: one-sample im2col GEMMs shared out among threads, a chunk
+// of samples, 1x1 in place, the padded forward, groups, and Winograd, also on a plane with few enough
+// tiles that only prepared weights make it pay; the weights themselves are then not read.
 TEST_CASE_TEMPLATE("conv2d/prepared_weights", T, float, double) {
   struct Shape {
     Conv2dParams p;
@@ -338,7 +339,9 @@ TEST_CASE_TEMPLATE("conv2d/prepared_weights", T, float, double) {
       {conv(2, 12, 24, 24, 7, 1, 1), L::gemm, "1x1 in place"},
       {with_pad(conv(3, 8, 14, 14, 12, 3, 3), 1, 2), L::gemm, "padded forward, 2 groups"},
       {with_pad(conv(2, 16, 30, 30, 20, 3, 3), 1), L::winograd, "Winograd"},
+      {with_pad(conv(1, 16, 14, 14, 24, 3, 3), 1), L::winograd, "Winograd on 16 tiles, prepared weights only"},
   };
+  CHECK_FALSE(kern::winograd_pays_off(shapes[5].p, false));
   for (const Shape& s : shapes) {
     INFO(s.what);
     const Conv2dParams& p = s.p;
@@ -353,7 +356,10 @@ TEST_CASE_TEMPLATE("conv2d/prepared_weights", T, float, double) {
     kern::conv2d_prepare_weights_cpu<T>(p, s.layout, w.data(), prepared.data());
     const std::size_t ny = std::size_t(p.N * p.K * p.P() * p.Q());
     auto expected = poisoned<T>(index_t(ny)), y = poisoned<T>(index_t(ny));
-    kern::conv2d_forward_fused_cpu<T>(p, x.data(), w.data(), e, expected.data());
+    if (s.layout == L::winograd)
+      kern::conv2d_forward_winograd_cpu<T>(p, x.data(), w.data(), e, expected.data());
+    else
+      kern::conv2d_forward_gemm_cpu<T>(p, x.data(), w.data(), e, expected.data());
     const std::vector<T> nan_w(w.size(), std::numeric_limits<T>::quiet_NaN());
     kern::conv2d_forward_fused_cpu<T>(p, x.data(), nan_w.data(), e, y.data(), nullptr, prepared.data());
     CHECK(y == expected);
