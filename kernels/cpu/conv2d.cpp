@@ -47,6 +47,11 @@ constexpr double kMinSampleFlops = 1e6;
 // the useful columns.
 constexpr index_t kMaxPaddedQ = 32;
 constexpr double kMaxPaddedWaste = 1.2;
+// Winograd forwards with this many tiles keep no prepared weights: at batch 32 transforming them per call
+// cost 3-9 % of a frozen ResNet34 / IR-50 forward (compare_models --unfrozen), and keeping them took 4x
+// their memory (+0.5 / +1.3 GB), while at batch 1 (16-196 tiles) preparing them made the forward 1.2-1.9x
+// faster.
+constexpr index_t kMaxTilesPrepared = 256;
 // ShiftedPlan's backward-weight for planes of at least this many (padded) output pixels.
 constexpr index_t kMinShiftedCols = 512;
 
@@ -429,11 +434,13 @@ index_t conv2d_forward_workspace_size(const Conv2dParams& p) {
 }
 
 ConvWeightLayout conv2d_forward_weight_layout(const Conv2dParams& p) {
-  return winograd_pays_off(p, false, true) ? ConvWeightLayout::winograd : ConvWeightLayout::gemm;
+  if (!winograd_pays_off(p, false, true)) return ConvWeightLayout::gemm;
+  return conv2d_winograd_tiles(p) >= kMaxTilesPrepared ? ConvWeightLayout::none : ConvWeightLayout::winograd;
 }
 
 template <typename T>
 index_t conv2d_prepared_weights_size(const Conv2dParams& p, ConvWeightLayout layout) {
+  if (layout == ConvWeightLayout::none) return 0;
   if (layout == ConvWeightLayout::winograd) return conv2d_winograd_prepared_size<T>(p);
   return p.groups * gemm_packed_a_size<T>(group_gemm(p));
 }
@@ -441,6 +448,7 @@ index_t conv2d_prepared_weights_size(const Conv2dParams& p, ConvWeightLayout lay
 template <typename T>
 void conv2d_prepare_weights_cpu(const Conv2dParams& p, ConvWeightLayout layout, const T* w, T* prepared) {
   check_params(p, "conv2d_prepare_weights");
+  if (layout == ConvWeightLayout::none) return;
   if (layout == ConvWeightLayout::winograd) return conv2d_winograd_prepare_weights_cpu(p, w, prepared);
   const GemmParams gp = group_gemm(p);
   for (index_t g = 0; g < p.groups; ++g)

@@ -44,10 +44,12 @@ void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, con
 
 // Frozen inference: the forward's weights prepared once for many calls, in the form the path it takes for
 // p multiplies: packed GEMM panels per group (the im2col, padded and 1x1 paths), or Winograd's transformed
-// weights packed for its 36 GEMMs (4x the weights' size). Which one depends on the whole of p (batch and
-// plane size choose the path; prepared weights make Winograd pay on fewer tiles, so the choice can differ
-// from an unprepared call's); what is inside only on K, C, R, S and groups.
-enum class ConvWeightLayout { gemm, winograd };
+// weights packed for its 36 GEMMs (4x the weights' size), or none: where Winograd has many tiles (batch
+// 32), transforming per call costs a few percent and keeping them would cost 4x the weights' memory.
+// Which one depends on the whole of p (batch and plane size choose the path; prepared weights make Winograd
+// pay on fewer tiles, so the choice can differ from an unprepared call's); what is inside only on K, C, R,
+// S and groups. For none, call the forward with prepared == nullptr.
+enum class ConvWeightLayout { gemm, winograd, none };
 ConvWeightLayout conv2d_forward_weight_layout(const Conv2dParams& p);
 template <typename T>
 index_t conv2d_prepared_weights_size(const Conv2dParams& p, ConvWeightLayout layout);

@@ -368,6 +368,8 @@ bool winograd_pays_off(const Conv2dParams& p, bool backward_data, bool weights_p
          double(g.P * g.Q) >= kMinTileUse * double(g.TH * g.TW * kM * kM);
 }
 
+index_t conv2d_winograd_tiles(const Conv2dParams& p) { return winograd_applicable(p) ? forward_geometry(p).tiles : 0; }
+
 template <typename T>
 index_t conv2d_winograd_prepared_size(const Conv2dParams& p) {
   return winograd_applicable(p) ? kXi * gemm_packed_a_size<T>(tap_gemm(forward_geometry(p), 1, 1)) : 0;

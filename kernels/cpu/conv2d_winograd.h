@@ -33,6 +33,9 @@ bool winograd_applicable(const Conv2dParams& p);
 // makes it pay off on fewer tiles.
 bool winograd_pays_off(const Conv2dParams& p, bool backward_data, bool weights_prepared = false);
 
+// The forward's 4x4 output tiles, over all samples (0 when !winograd_applicable(p)).
+index_t conv2d_winograd_tiles(const Conv2dParams& p);
+
 // Elements of T of scratch needed by either direction (0 when !winograd_applicable(p)).
 index_t conv2d_winograd_workspace_size(const Conv2dParams& p);
 

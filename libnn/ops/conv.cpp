@@ -186,8 +186,8 @@ Tensor conv2d_fused(const Tensor& x_in, const Tensor& w_in, const Conv2dOptions&
       return;
     }
     Tensor ready;
-    if (prepared) {
-      const kern::ConvWeightLayout form = kern::conv2d_forward_weight_layout(p);
+    const kern::ConvWeightLayout form = kern::conv2d_forward_weight_layout(p);
+    if (prepared && form != kern::ConvWeightLayout::none) {
       ready = prepared->get(int(form), x.dtype(), [&] {
         Tensor t = Tensor::empty({kern::conv2d_prepared_weights_size<T>(p, form)}, x.dtype());
         kern::conv2d_prepare_weights_cpu(p, form, w.data<T>(), t.data<T>());

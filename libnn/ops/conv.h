@@ -30,9 +30,11 @@ struct ConvEpilogue {
   Activation act = Activation::none;
   Tensor slope;  // prelu: (1) or (K) negative slopes
 };
-// A Conv2d's weights prepared once for the CPU forward of frozen inference (nn::Module::freeze_for_inference): packed for
-// the GEMM, or Winograd-transformed, one tensor per form the forward has needed (the batch and plane size
-// choose). It cannot see the weights change: its owner clears it whenever they may. Thread-safe.
+
+// A Conv2d's weights prepared once for the CPU forward of frozen inference (Module::freeze_for_inference):
+// packed for the GEMM, or Winograd-transformed, one tensor per form the forward has needed (the batch and
+// plane size choose; kern::conv2d_forward_weight_layout). It cannot see the weights change: its owner
+// clears it whenever they may. Thread-safe.
 class PreparedConvWeights {
  public:
   // The tensor kept for form, made by make() the first time (and again after clear()).
@@ -45,7 +47,7 @@ class PreparedConvWeights {
 };
 
 // With prepared (CPU tensors only; ignored on a GPU), the weight tensor is read only when a form of it is
-// first prepared.
+// first prepared (or where the shape's path keeps none).
 Tensor conv2d_fused(const Tensor& x, const Tensor& weight, const Conv2dOptions& options, const ConvEpilogue& epilogue,
                     PreparedConvWeights* prepared = nullptr);
 

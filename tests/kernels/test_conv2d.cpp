@@ -319,8 +319,9 @@ TEST_CASE_TEMPLATE("conv2d/shifted_backward_weight", T, float, double) {
 
 // Weights prepared once (frozen inference) give bitwise the forward of preparing them per call on the
 // same path, on every path the forward can take: one-sample im2col GEMMs shared out among threads, a chunk
-// of samples, 1x1 in place, the padded forward, groups, and Winograd, also on a plane with few enough
-// tiles that only prepared weights make it pay; the weights themselves are then not read.
+// of samples, 1x1 in place, the padded forward, groups, Winograd, and Winograd on a plane with few enough
+// tiles that only prepared weights make it pay; the weights themselves are then not read. With many tiles
+// nothing is kept (Winograd transforms them per call: conv2d.cpp's kMaxTilesPrepared).
 TEST_CASE_TEMPLATE("conv2d/prepared_weights", T, float, double) {
   struct Shape {
     Conv2dParams p;
@@ -339,13 +340,18 @@ TEST_CASE_TEMPLATE("conv2d/prepared_weights", T, float, double) {
       {conv(2, 12, 24, 24, 7, 1, 1), L::gemm, "1x1 in place"},
       {with_pad(conv(3, 8, 14, 14, 12, 3, 3), 1, 2), L::gemm, "padded forward, 2 groups"},
       {with_pad(conv(2, 16, 30, 30, 20, 3, 3), 1), L::winograd, "Winograd"},
+      {with_pad(conv(4, 16, 34, 34, 20, 3, 3), 1), L::none, "Winograd on 324 tiles: nothing kept"},
       {with_pad(conv(1, 16, 14, 14, 24, 3, 3), 1), L::winograd, "Winograd on 16 tiles, prepared weights only"},
   };
-  CHECK_FALSE(kern::winograd_pays_off(shapes[5].p, false));
+  CHECK_FALSE(kern::winograd_pays_off(shapes[6].p, false));  // the 16 tiles
   for (const Shape& s : shapes) {
     INFO(s.what);
     const Conv2dParams& p = s.p;
     REQUIRE(kern::conv2d_forward_weight_layout(p) == s.layout);
+    if (s.layout == L::none) {
+      CHECK(kern::conv2d_prepared_weights_size<T>(p, s.layout) == 0);
+      continue;
+    }
     const auto x = random_vector<T>(std::size_t(p.N * p.C * p.H * p.W), 61);
     const auto w = random_vector<T>(std::size_t(p.K * p.C_per_group() * p.R * p.S), 62);
     const auto shift = random_vector<T>(std::size_t(p.K), 63);
