@@ -309,6 +309,9 @@ TEST_CASE("faceapi/dlas_streams_are_the_pretrained_net") {
 
   auto* dlas = dynamic_cast<DlasNet*>(net.get());
   REQUIRE(dlas);
+  // Frozen like the loaded single net, so both run the same kernels (prepared weights can choose Winograd
+  // where per-call preparation would not) and the streams must match it bitwise.
+  net->freeze_for_inference();
   nn::NoGradGuard no_grad;
   const nn::Tensor x = infer::faceapi_input(reference_image("face_s2_0"));
   const nn::Tensor expected = single->levels(x).l3;
