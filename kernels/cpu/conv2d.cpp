@@ -150,8 +150,7 @@ struct ShiftedPlan {
 // while on 54x54 - 110x110 planes this path ran 1.0-1.2x faster (bench_conv2d, same run).
 bool shifted_pays_off(const Conv2dParams& p) {
   return p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 && !is_pointwise(p) && p.C >= 16 &&
-         double(p.W + 2 * p.pad_w) <= kMaxPaddedWaste * double(p.Q()) &&
-         p.P() * (p.W + 2 * p.pad_w) >= kMinShiftedCols;
+         double(p.W + 2 * p.pad_w) <= kMaxPaddedWaste * double(p.Q()) && p.P() * (p.W + 2 * p.pad_w) >= kMinShiftedCols;
 }
 
 // Either the caller's scratch or our own.
@@ -517,8 +516,8 @@ void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, cons
 // The forward through PaddedPlan: per chunk, pad the samples, one GEMM per group into the stage, then
 // keep the first Q of every Wp columns and finish them into y.
 template <typename T, typename Packed>
-void forward_padded(const Conv2dParams& p, const T* x, const T* w, const Packed& packed, const ConvEpilogue<T>& e,
-                    T* y, T* workspace) {
+void forward_padded(const Conv2dParams& p, const T* x, const T* w, const Packed& packed, const ConvEpilogue<T>& e, T* y,
+                    T* workspace) {
   const PaddedPlan plan(p);
   Scratch<T> ws(workspace, plan.workspace());
   T* xpad = ws.ptr;
@@ -666,16 +665,16 @@ void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, 
   }
 }
 
-#define NN_CONV2D_INSTANTIATE(T)                                                                     \
-  template void conv2d_forward_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);         \
+#define NN_CONV2D_INSTANTIATE(T)                                                                                     \
+  template void conv2d_forward_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);                    \
   template void conv2d_forward_fused_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*, \
-                                            const T*);                                                       \
-  template void conv2d_forward_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*, \
-                                           const T*);                                                        \
-  template index_t conv2d_prepared_weights_size<T>(const Conv2dParams&, ConvWeightLayout);                    \
-  template void conv2d_prepare_weights_cpu<T>(const Conv2dParams&, ConvWeightLayout, const T*, T*);           \
-  template void conv2d_backward_data_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);             \
-  template void conv2d_backward_data_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);        \
+                                            const T*);                                                               \
+  template void conv2d_forward_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, T*,  \
+                                           const T*);                                                                \
+  template index_t conv2d_prepared_weights_size<T>(const Conv2dParams&, ConvWeightLayout);                           \
+  template void conv2d_prepare_weights_cpu<T>(const Conv2dParams&, ConvWeightLayout, const T*, T*);                  \
+  template void conv2d_backward_data_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);                        \
+  template void conv2d_backward_data_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);                   \
   template void conv2d_backward_weight_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);
 NN_CONV2D_INSTANTIATE(float)
 NN_CONV2D_INSTANTIATE(double)

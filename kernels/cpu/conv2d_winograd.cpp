@@ -383,8 +383,7 @@ void conv2d_winograd_prepare_weights_cpu(const Conv2dParams& p, const T* w, T* p
   transform_weights(g, w, U.data());
   const GemmParams gp = tap_gemm(g, 1, 1);
   const index_t packed_size = gemm_packed_a_size<T>(gp);
-  for (index_t xi = 0; xi < kXi; ++xi)
-    gemm_pack_a_cpu<T>(gp, U.data() + xi * g.K * g.C, prepared + xi * packed_size);
+  for (index_t xi = 0; xi < kXi; ++xi) gemm_pack_a_cpu<T>(gp, U.data() + xi * g.K * g.C, prepared + xi * packed_size);
 }
 
 template <typename T>
@@ -408,12 +407,12 @@ void conv2d_backward_data_winograd_cpu(const Conv2dParams& p, const T* dy, const
   winograd_conv<T>(backward_data_geometry(p), dy, w, nullptr, ConvEpilogue<T>{}, dx, workspace);
 }
 
-#define NN_CONV2D_WINOGRAD_INSTANTIATE(T)                                                                 \
-  template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*); \
-  template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, \
-                                               T*, T*, const T*);                                          \
-  template void conv2d_winograd_prepare_weights_cpu<T>(const Conv2dParams&, const T*, T*);                  \
-  template index_t conv2d_winograd_prepared_size<T>(const Conv2dParams&);                                   \
+#define NN_CONV2D_WINOGRAD_INSTANTIATE(T)                                                                           \
+  template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);          \
+  template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, \
+                                               T*, const T*);                                                       \
+  template void conv2d_winograd_prepare_weights_cpu<T>(const Conv2dParams&, const T*, T*);                          \
+  template index_t conv2d_winograd_prepared_size<T>(const Conv2dParams&);                                           \
   template void conv2d_backward_data_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);
 NN_CONV2D_WINOGRAD_INSTANTIATE(float)
 NN_CONV2D_WINOGRAD_INSTANTIATE(double)

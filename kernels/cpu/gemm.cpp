@@ -287,8 +287,8 @@ constexpr double kMinParallelFlops = 2.0 * 48 * 48 * 48;
 // right after its last depth step, while it is still in L2.
 template <typename T, typename PackB>
 void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, const T* A_packed,
-                      const PackB& pack_b_block, T beta, T* C, index_t ldc, const GemmEpilogue<T>* epilogue,
-                      index_t r0, index_t r1, index_t c0, index_t c1) {
+                      const PackB& pack_b_block, T beta, T* C, index_t ldc, const GemmEpilogue<T>* epilogue, index_t r0,
+                      index_t r1, index_t c0, index_t c1) {
   using BK = Blocking<T>;
   using MK = MicroKernel<T>;
   constexpr int MR = BK::MR, NR = BK::NR;
@@ -392,9 +392,9 @@ void gemm_blocked(const GemmParams& p, T alpha, const T* A, index_t lda, const T
 // the loop over taps sits inside the one over B micro-panels, which keeps a panel's window in L1 / L2
 // for all taps, and A is packed once for all of them.
 template <typename T>
-void shifted_block_range(const GemmParams& p, const T* A, index_t lda, const GemmBSource<T>& B,
-                         const index_t* offsets, index_t taps, index_t max_off, T beta, T* C, index_t ldc,
-                         index_t tap_stride, index_t r0, index_t r1, index_t c0, index_t c1) {
+void shifted_block_range(const GemmParams& p, const T* A, index_t lda, const GemmBSource<T>& B, const index_t* offsets,
+                         index_t taps, index_t max_off, T beta, T* C, index_t ldc, index_t tap_stride, index_t r0,
+                         index_t r1, index_t c0, index_t c1) {
   using BK = Blocking<T>;
   using MK = MicroKernel<T>;
   constexpr int MR = BK::MR, NR = BK::NR;
@@ -478,8 +478,8 @@ void gemm_pack_a_cpu(const GemmParams& p, const T* A, T* packed) {
 }
 
 template <typename T>
-void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, T* C,
-              const GemmEpilogue<T>* epilogue, const T* A_packed) {
+void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, T* C, const GemmEpilogue<T>* epilogue,
+              const T* A_packed) {
   if (p.M <= 0 || p.N <= 0) return;
   const Lds ld = leading_dims(p);
   if (p.K <= 0) {
@@ -494,8 +494,8 @@ void gemm_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, T beta, 
 }
 
 template <typename T>
-void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, const index_t* offsets,
-                      index_t taps, T beta, T* C, index_t tap_stride) {
+void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, const index_t* offsets, index_t taps,
+                      T beta, T* C, index_t tap_stride) {
   if (p.M <= 0 || p.N <= 0 || taps <= 0) return;
   const Lds ld = leading_dims(p);
   if (p.K <= 0) {
@@ -503,8 +503,7 @@ void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, 
     return;
   }
   const index_t max_off = *std::max_element(offsets, offsets + taps);
-  if (*std::min_element(offsets, offsets + taps) < 0)
-    throw std::invalid_argument("gemm_shifted: negative row offset");
+  if (*std::min_element(offsets, offsets + taps) < 0) throw std::invalid_argument("gemm_shifted: negative row offset");
   for_each_rectangle<T>(p, p.flops() * double(taps), true, [&](index_t r0, index_t r1, index_t c0, index_t c1) {
     shifted_block_range(p, A, ld.lda, B, offsets, taps, max_off, beta, C, ld.ldc, tap_stride, r0, r1, c0, c1);
   });
@@ -549,10 +548,10 @@ template index_t gemm_packed_a_size<float>(const GemmParams&);
 template index_t gemm_packed_a_size<double>(const GemmParams&);
 template void gemm_pack_a_cpu<float>(const GemmParams&, const float*, float*);
 template void gemm_pack_a_cpu<double>(const GemmParams&, const double*, double*);
-template void gemm_shifted_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&,
-                                      const index_t*, index_t, float, float*, index_t);
-template void gemm_shifted_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&,
-                                       const index_t*, index_t, double, double*, index_t);
+template void gemm_shifted_cpu<float>(const GemmParams&, const float*, const GemmBSource<float>&, const index_t*,
+                                      index_t, float, float*, index_t);
+template void gemm_shifted_cpu<double>(const GemmParams&, const double*, const GemmBSource<double>&, const index_t*,
+                                       index_t, double, double*, index_t);
 template void gemm_reference<float>(const GemmParams&, float, const float*, const float*, float, float*);
 template void gemm_reference<double>(const GemmParams&, double, const double*, const double*, double,
                                      double*);

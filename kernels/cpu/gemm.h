@@ -66,8 +66,8 @@ void gemm_pack_a_cpu(const GemmParams& p, const T* A, T* packed);
 // requires: offsets >= 0; B serves rows [0, K + max offset); the C_t do not overlap A, B or each other.
 // Each element's sum runs in the same order whatever the thread count.
 template <typename T>
-void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, const index_t* offsets,
-                      index_t taps, T beta, T* C, index_t tap_stride);
+void gemm_shifted_cpu(const GemmParams& p, const T* A, const GemmBSource<T>& B, const index_t* offsets, index_t taps,
+                      T beta, T* C, index_t tap_stride);
 
 // Same contract as gemm, computed by the textbook triple loop, single-threaded: the spec the tests
 // compare gemm against.

@@ -37,7 +37,8 @@ Conv2d::Conv2d(index_t in_channels, index_t out_channels, const Options& o, Gene
 
 Tensor Conv2d::forward(const Tensor& x) {
   if (frozen_for_inference() && !autograd::GradMode::is_enabled() && !trace::enabled())
-    return ops::conv2d_fused(x, weight, conv, {.scale = {}, .shift = bias, .act = ops::Activation::none, .slope = {}}, prepared_weights());
+    return ops::conv2d_fused(x, weight, conv, {.scale = {}, .shift = bias, .act = ops::Activation::none, .slope = {}},
+                             prepared_weights());
   return ops::conv2d(x, weight, bias, conv);
 }
 
