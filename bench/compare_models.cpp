@@ -12,8 +12,8 @@
 // jit side is torch.jit.freeze'd) under NoGradGuard, or with --unfrozen plain eval mode, whose convs
 // prepare their weights every call (PyTorch's eager side); train = one training step: train-mode forward
 // + cross-entropy + backward + Adam (betas 0.5 / 0.999, as the reference trains), with zero_grad (grads set
-// to none) in the step, as torch's zero_grad(set_to_none=True). Inputs 112x112, three modalities. Each phase of a
-// training step is timed too, so a loss can be located (forward, backward, optimizer).
+// to none) in the step, as torch's zero_grad(set_to_none=True). Inputs 112x112, three modalities. Each
+// phase of a training step is timed too, so a loss can be located (forward, backward, optimizer).
 //
 // On CUDA the net and the batch are moved to the device before timing (a loader would have the batch there
 // already), and every step starts and ends with the device idle (nn::cuda::synchronize), so the host clock
