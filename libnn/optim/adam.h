@@ -1,7 +1,8 @@
 // torch.optim.Adam and AdamW (1.13, amsgrad off). Adam adds weight_decay * param to the gradient (L2);
 // AdamW decays the parameter itself, param *= 1 - lr * weight_decay, before the Adam update.
 // State per parameter: step, exp_avg, exp_avg_sq (zeros before the first update).
-// The per-element updates are kern::adam_step_cpu / adamw_step_cpu (kernels/cpu/optim.h).
+// The per-element updates are kern::adam_step_cpu / adamw_step_cpu (kernels/cpu/optim.h); a group's CUDA
+// parameters take one fused multi-tensor step (kern::adam_step_multi_cuda), bitwise the per-tensor one.
 #pragma once
 
 #include "libnn/optim/optimizer.h"
@@ -27,6 +28,7 @@ class Adam : public Optimizer {
   Adam(std::string name, std::vector<ParamGroup<AdamOptions>> groups, bool decoupled);
   std::vector<HyperRef> hyper(std::size_t group) override;
   void update(std::size_t group, Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_group(std::size_t group, std::span<const ParamUpdate> updates) override;
 
  private:
   std::vector<AdamOptions> options_;

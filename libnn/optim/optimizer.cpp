@@ -49,15 +49,33 @@ void Optimizer::add_group(std::vector<Tensor> params) {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  std::vector<ParamUpdate> updates;
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     auto& group = groups_[gi];
+    updates.clear();
     for (std::size_t i = 0; i < group.params.size(); ++i) {
       Tensor& p = group.params[i];
-      const Tensor grad = p.grad();
-      if (!grad.defined()) continue;
-      update(gi, p, grad, state_[group.first + i]);
+      Tensor grad = p.grad();
+      if (grad.defined()) updates.push_back({p, std::move(grad), state_[group.first + i]});
     }
+    if (!updates.empty()) update_group(gi, updates);
   }
+}
+
+void Optimizer::update_group(std::size_t group, std::span<const ParamUpdate> updates) {
+  for (const ParamUpdate& u : updates) update(group, u.param, u.grad, u.state);
+}
+
+std::vector<Optimizer::ParamUpdate> Optimizer::update_cpu_params(std::size_t group,
+                                                                 std::span<const ParamUpdate> updates) {
+  std::vector<ParamUpdate> on_cuda;
+  for (const ParamUpdate& u : updates) {
+    if (u.param.device().is_cuda())
+      on_cuda.push_back({u.param, check_update_args(name_.c_str(), u.param, u.grad), u.state});
+    else
+      update(group, u.param, u.grad, u.state);
+  }
+  return on_cuda;
 }
 
 void Optimizer::zero_grad() {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,11 +83,24 @@ class Optimizer {
     bool* flag = nullptr;
   };
 
+  // A parameter of a group that takes this step, with its defined gradient and its state.
+  struct ParamUpdate {
+    Tensor& param;
+    Tensor grad;
+    ParamState& state;
+  };
+
   // Subclass constructors call this once per group, in order, after storing the group's options.
   void add_group(std::vector<Tensor> params);
   virtual std::vector<HyperRef> hyper(std::size_t group) = 0;
   // Updates one parameter in place, given its (defined, same shape and dtype) gradient.
   virtual void update(std::size_t group, Tensor& param, const Tensor& grad, ParamState& state) = 0;
+  // Updates the parameters of a group that have gradients (none of the others), in group order. The
+  // default calls update() on each; an override may batch them, as the CUDA multi-tensor kernels do.
+  virtual void update_group(std::size_t group, std::span<const ParamUpdate> updates);
+  // For update_group overrides that batch the CUDA parameters: calls update() on each CPU parameter and
+  // returns the CUDA ones, their gradients checked by check_update_args and made contiguous.
+  std::vector<ParamUpdate> update_cpu_params(std::size_t group, std::span<const ParamUpdate> updates);
 
  private:
   struct Group {
@@ -103,8 +117,8 @@ class Optimizer {
   std::vector<ParamState> state_;  // by parameter number
 };
 
-// Checks (and converts in one place) what every update kernel needs: a contiguous CPU f32/f64 tensor
-// and a gradient of the same shape and dtype. Returns the gradient made contiguous.
+// Checks (and converts in one place) what every update kernel needs: a contiguous f32/f64 tensor
+// and a gradient of the same shape, dtype and device. Returns the gradient made contiguous.
 Tensor check_update_args(const char* op, const Tensor& param, const Tensor& grad);
 
 }  // namespace nn::optim

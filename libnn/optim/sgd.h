@@ -1,6 +1,7 @@
 // torch.optim.SGD (1.13): momentum, dampening, Nesterov, L2 weight decay added to the gradient.
 // The momentum buffer starts as a copy of the first gradient (dampening is not applied to it).
-// The per-element update is kern::sgd_step_cpu (kernels/cpu/optim.h).
+// The per-element update is kern::sgd_step_cpu (kernels/cpu/optim.h); a group's CUDA parameters take one
+// fused multi-tensor step (kern::sgd_step_multi_cuda), bitwise the per-tensor one.
 #pragma once
 
 #include "libnn/optim/optimizer.h"
@@ -26,6 +27,7 @@ class SGD final : public Optimizer {
  protected:
   std::vector<HyperRef> hyper(std::size_t group) override;
   void update(std::size_t group, Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_group(std::size_t group, std::span<const ParamUpdate> updates) override;
 
  private:
   std::vector<SgdOptions> options_;

@@ -1,11 +1,14 @@
 // Every op on a CUDA tensor against the same op on the CPU, through the public Tensor API: the output and
 // the gradient of each input, for fresh random data, with exact fp32 products (tf32 where named), on our
 // kernels and on the vendor backends. Then whole networks: the HardTune nets' logits and parameter
-// gradients in training mode, and the fused inference path, CPU against GPU.
+// gradients in training mode, and the fused inference path, CPU against GPU. Last, the optimizers: their
+// multi-tensor CUDA steps against the per-tensor CPU ones.
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "libnn/autograd/grad_mode.h"
@@ -24,6 +27,8 @@
 #include "libnn/ops/pool.h"
 #include "libnn/ops/reduce.h"
 #include "libnn/ops/tensor_ops.h"
+#include "libnn/optim/adam.h"
+#include "libnn/optim/sgd.h"
 #include "models/registry.h"
 #include "tests/cuda/gpu.h"
 
@@ -266,4 +271,64 @@ TEST_CASE("cuda_ops/async_copy_and_streams") {
   }
   cuda::current_stream_wait_for(compute.get());
   check_same_values(y, ops::relu(src), 0.0, "relu on a side stream");
+}
+
+TEST_CASE("cuda_ops/optimizers") {
+  NN_REQUIRE_GPU();
+  using MakeOptimizer = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
+  const std::vector<std::pair<std::string, MakeOptimizer>> optimizers = {
+      {"Adam",
+       [](std::vector<Tensor> p) {
+         return std::make_unique<optim::Adam>(std::move(p), optim::AdamOptions{.lr = 1e-2, .weight_decay = 1e-3});
+       }},
+      {"AdamW", [](std::vector<Tensor> p) { return std::make_unique<optim::AdamW>(std::move(p)); }},
+      {"SGD",
+       [](std::vector<Tensor> p) { return std::make_unique<optim::SGD>(std::move(p), optim::SgdOptions{.lr = 0.1}); }},
+      {"SGD nesterov",
+       [](std::vector<Tensor> p) {
+         return std::make_unique<optim::SGD>(
+             std::move(p), optim::SgdOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4, .nesterov = true});
+       }},
+      {"SGD dampening",
+       [](std::vector<Tensor> p) {
+         return std::make_unique<optim::SGD>(
+             std::move(p), optim::SgdOptions{.lr = 0.05, .momentum = 0.9, .dampening = 0.1, .weight_decay = 5e-4});
+       }},
+  };
+  // Both dtypes in one group, so each gets its own launch list.
+  const std::vector<Shape> shapes = {{1}, {7}, {31, 33}, {64, 3, 3, 3}, {1001}, {5, 5}};
+  const auto dtype_of = [](std::size_t i) { return i % 2 ? DType::f64 : DType::f32; };
+  // This parameter gets no gradient in step 1, so its step count lags the others' from then on.
+  constexpr std::size_t kLagging = 2;
+  constexpr int kSteps = 4;
+  for (const auto& [name, make] : optimizers) {
+    CAPTURE(name);
+    std::vector<Tensor> cpu, gpu;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      cpu.push_back(uniform(shapes[i], 80 + i).to(dtype_of(i)));
+      gpu.push_back(cpu.back().to(Device::cuda()));
+    }
+    const auto opt_cpu = make(cpu), opt_gpu = make(gpu);
+    for (int s = 0; s < kSteps; ++s) {
+      for (std::size_t i = 0; i < shapes.size(); ++i) {
+        const bool skip = s == 1 && i == kLagging;
+        const Tensor g = skip ? Tensor() : uniform(shapes[i], 100 * s + i).to(dtype_of(i));
+        cpu[i].set_grad(g);
+        gpu[i].set_grad(skip ? Tensor() : g.to(Device::cuda()));
+      }
+      opt_cpu->step();
+      opt_gpu->step();
+    }
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      const std::string what = name + ": parameter " + std::to_string(i);
+      const double tol = dtype_of(i) == DType::f64 ? gpu_test::kTol<double> : gpu_test::kTol<float>;
+      check_same_values(gpu[i], cpu[i], tol, what);
+      const optim::ParamState& state_cpu = opt_cpu->state(cpu[i]);
+      const optim::ParamState& state_gpu = opt_gpu->state(gpu[i]);
+      CHECK(state_gpu.step == state_cpu.step);
+      for (const auto& [buffer, t] : state_cpu.buffers)
+        if (t.defined()) check_same_values(state_gpu.find(buffer), t, tol, what + " " + buffer);
+    }
+    CHECK(opt_gpu->state(gpu[kLagging]).step == kSteps - 1);
+  }
 }
