@@ -3,7 +3,9 @@
 // kernels/ never includes libnn: kernels see raw pointers, contiguous NCHW row-major memory and these.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <numbers>
 
 namespace kern {
 
@@ -96,6 +98,20 @@ struct AdamParams {
   double weight_decay = 0.0;
   bool amsgrad = false;
   bool maximize = false;
+};
+
+// arc_margin (ArcFace): cos (N, C) holds cos(theta) between each sample and each class centre; labels (N)
+// in [0, C).
+struct ArcMarginParams {
+  index_t N = 1, C = 1;
+  double s = 30.0;  // scale of every logit
+  double m = 0.5;   // angular margin added to the target angle
+  bool easy_margin = true;
+
+  double cos_m() const { return std::cos(m); }
+  double sin_m() const { return std::sin(m); }
+  double th() const { return std::cos(std::numbers::pi - m); }      // below it cos(theta + m) is not monotonic in theta
+  double mm() const { return std::sin(std::numbers::pi - m) * m; }  // the linear fallback's offset
 };
 
 // Row-major GEMM: C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C.

@@ -1,6 +1,8 @@
 // ArcFace margin CPU kernels; contracts in margin.h.
 #include "kernels/cpu/margin.h"
 
+#include <cmath>
+
 namespace kern {
 
 namespace {

@@ -2,26 +2,11 @@
 // REFERENCE.md §1.6), fused into one op over the cosine matrix. Forward and backward.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
-#include <numbers>
 
 #include "kernels/params.h"
 
 namespace kern {
-
-// cos (N, C) holds cos(theta) between each sample and each class centre; labels (N) in [0, C).
-struct ArcMarginParams {
-  index_t N = 1, C = 1;
-  double s = 30.0;  // scale of every logit
-  double m = 0.5;   // angular margin added to the target angle
-  bool easy_margin = true;
-
-  double cos_m() const { return std::cos(m); }
-  double sin_m() const { return std::sin(m); }
-  double th() const { return std::cos(std::numbers::pi - m); }      // below it cos(theta + m) is not monotonic in theta
-  double mm() const { return std::sin(std::numbers::pi - m) * m; }  // the linear fallback's offset
-};
 
 // y (N, C) = s * cos, except at the target column c = labels[n]: y = s * phi with
 //   sine = sqrt(max(1 - cos^2, 0)),  phi = cos * cos_m - sine * sin_m    (cos(theta + m))

@@ -1,12 +1,11 @@
 // The CUDA twin of kernels/cpu/margin.h: ArcFace's additive angular margin over the cosine matrix,
 // forward and backward. Same names with _cuda, same arguments plus a trailing stream, same contracts.
-// cos, labels, y, dy, dcos are device memory; the params struct stays on the host (it is declared with
-// the CPU kernel, whose header needs nothing from CUDA). T = float or double.
+// cos, labels, y, dy, dcos are device memory; the params struct (params.h) stays on the host. T = float or
+// double.
 #pragma once
 
 #include <cstdint>
 
-#include "kernels/cpu/margin.h"
 #include "kernels/cuda/stream.h"
 #include "kernels/params.h"
 

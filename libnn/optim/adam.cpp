@@ -67,7 +67,8 @@ std::vector<Optimizer::HyperRef> Adam::hyper(std::size_t group) {
 void Adam::update(std::size_t group, Tensor& param, const Tensor& grad_in, ParamState& state) {
   const kern::AdamParams kp = kernel_params(options_[group]);
   const Tensor grad = check_update_args(name().c_str(), param, grad_in);
-  const auto [m, v] = begin_update(param, state);
+  const std::pair<Tensor, Tensor> moments = begin_update(param, state);  // clang 14 cannot capture a binding
+  const Tensor &m = moments.first, &v = moments.second;
   dispatch_floating(param.dtype(), name().c_str(), [&]<typename T>() {
     if (decoupled_)
       NN_KERNEL(param.device(), adamw_step, kp, param.numel(), state.step, param.data<T>(), grad.data<T>(), m.data<T>(),

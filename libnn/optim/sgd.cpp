@@ -60,7 +60,10 @@ void SGD::update(std::size_t group, Tensor& param, const Tensor& grad_in, ParamS
   const SgdOptions& o = options_[group];
   const Tensor grad = check_update_args("SGD", param, grad_in);
   const kern::SgdParams kp = kernel_params(o);
-  const auto [buf, first] = momentum_buffer(o, param, state);
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda.
+  const std::pair<Tensor, bool> momentum = momentum_buffer(o, param, state);
+  const Tensor& buf = momentum.first;
+  const bool first = momentum.second;
   dispatch_floating(param.dtype(), "SGD", [&]<typename T>() {
     NN_KERNEL(param.device(), sgd_step, kp, param.numel(), param.data<T>(), grad.data<T>(),
               buf.defined() ? buf.data<T>() : static_cast<T*>(nullptr), first);
