@@ -45,6 +45,11 @@ void fill_cpu(index_t n, T value, T* y) {
 }
 
 template <typename T>
+void fill_from_cpu(index_t n, const T* value, T* y) {
+  if (n > 0) std::fill(y, y + n, *value);
+}
+
+template <typename T>
 void copy_cpu(index_t n, const T* x, T* y) {
   if (x != y && n > 0) std::memcpy(y, x, sizeof(T) * std::size_t(n));
 }
@@ -231,6 +236,7 @@ void plane_sum_cpu(index_t planes, index_t HW, const T* x, T* y) {
   template void mul_scalar_cpu<T>(index_t, const T*, T, T*);                                         \
   template void add_scalar_cpu<T>(index_t, const T*, T, T*);                                         \
   template void fill_cpu<T>(index_t, T, T*);                                                         \
+  template void fill_from_cpu<T>(index_t, const T*, T*);                                             \
   template void copy_cpu<T>(index_t, const T*, T*);                                                  \
   template void axpy_cpu<T>(index_t, T, const T*, T*);                                               \
   template void channel_mul_forward_cpu<T>(index_t, index_t, index_t, const T*, const T*, T*);       \

@@ -29,6 +29,10 @@ void add_scalar_cpu(index_t n, const T* x, T alpha, T* y);
 // y (n) = value.
 template <typename T>
 void fill_cpu(index_t n, T value, T* y);
+// y (n) = *value, the scalar read where it lives: on the device for the CUDA twin, so a gradient
+// broadcast from a loss needs no host synchronisation.
+template <typename T>
+void fill_from_cpu(index_t n, const T* value, T* y);
 
 // y (n) = x. x and y are identical or do not overlap.
 template <typename T>

@@ -45,6 +45,11 @@ struct FillOp {
   __device__ T operator()() const { return value; }
 };
 template <typename T>
+struct FillFromOp {
+  const T* value;
+  __device__ T operator()() const { return *value; }
+};
+template <typename T>
 struct AxpyOp {
   Math<T> alpha;
   __device__ T operator()(T x, T y) const { return from_math<T>(to_math(y) + alpha * to_math(x)); }
@@ -213,6 +218,10 @@ void fill_cuda(index_t n, T value, T* y, Stream stream) {
   cu::launch_map("fill_cuda", n, FillOp<T>{value}, stream, y);
 }
 template <typename T>
+void fill_from_cuda(index_t n, const T* value, T* y, Stream stream) {
+  cu::launch_map("fill_from_cuda", n, FillFromOp<T>{value}, stream, y);
+}
+template <typename T>
 void copy_cuda(index_t n, const T* x, T* y, Stream stream) {
   if (x == y || n <= 0) return;
   cu::check(cudaMemcpyAsync(y, x, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToDevice, stream), "copy_cuda");
@@ -336,6 +345,7 @@ void sum_squares_cuda(index_t n, const T* x, T* out, Stream stream) {
   template void mul_scalar_cuda<T>(index_t, const T*, T, T*, Stream);                             \
   template void add_scalar_cuda<T>(index_t, const T*, T, T*, Stream);                             \
   template void fill_cuda<T>(index_t, T, T*, Stream);                                             \
+  template void fill_from_cuda<T>(index_t, const T*, T*, Stream);                                 \
   template void copy_cuda<T>(index_t, const T*, T*, Stream);                                      \
   template void axpy_cuda<T>(index_t, T, const T*, T*, Stream);                                   \
   template void dropout_forward_cuda<T>(index_t, double, const T*, const std::uint8_t*, T*, Stream); \

@@ -31,6 +31,9 @@ void add_scalar_cuda(index_t n, const T* x, T alpha, T* y, Stream stream);
 // y (n) = value.
 template <typename T>
 void fill_cuda(index_t n, T value, T* y, Stream stream);
+// y (n) = *value, value in device memory.
+template <typename T>
+void fill_from_cuda(index_t n, const T* value, T* y, Stream stream);
 
 // y (n) = x. x and y are identical or do not overlap.
 template <typename T>

@@ -233,8 +233,13 @@ Tensor sum(const Tensor& a_in) {
                     [&]<typename T>() { NN_KERNEL(a.device(), sum, a.numel(), a.data<T>(), out.data<T>()); });
   if (autograd::needs_grad({&a_in})) {
     const Shape shape = a_in.shape();
-    autograd::record(out, "sum", {a_in}, [shape](const Tensor& dy, const autograd::GradMask&) {
-      return autograd::Grads{Tensor::full(shape, dy.item(), dy.dtype(), dy.device())};
+    autograd::record(out, "sum", {a_in}, [shape](const Tensor& dy_in, const autograd::GradMask&) {
+      const Tensor dy = dy_in.contiguous();
+      Tensor da = Tensor::empty(shape, dy.dtype(), dy.device());
+      dispatch_floating(dy.dtype(), "sum backward", [&]<typename T>() {
+        NN_KERNEL(dy.device(), fill_from, da.numel(), dy.data<T>(), da.data<T>());
+      });
+      return autograd::Grads{da};
     });
   }
   return out;

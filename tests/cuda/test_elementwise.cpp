@@ -151,6 +151,9 @@ TEST_CASE_TEMPLATE("fill_copy/cuda_matches_cpu", T, float, double) {
     check_same(dy.download(), x);
     copy_cuda(n, dy.get(), dy.get(), nullptr);  // identical: nothing to do
     check_same(dy.download(), x);
+    const DeviceBuffer<T> scalar(std::vector<T>{T(0.75)});
+    fill_from_cuda(n, scalar.get(), dy.get(), nullptr);  // the value read on the device
+    check_same(dy.download(), std::vector<T>(std::size_t(n), T(0.75)));
   }
   fill_cuda(0, T(1), static_cast<T*>(nullptr), nullptr);  // n == 0 launches nothing
 }
