@@ -121,9 +121,11 @@ struct PaddedPlan {
   index_t workspace() const { return xpad_elems + stage_elems; }
 };
 
+// Computing each output row as wide as the padded input row (PaddedPlan, ShiftedPlan) wastes little.
+bool few_padding_columns(const Conv2dParams& p) { return double(p.W + 2 * p.pad_w) <= kMaxPaddedWaste * double(p.Q()); }
+
 bool padded_pays_off(const Conv2dParams& p) {
-  return p.stride_h == 1 && p.stride_w == 1 && !is_pointwise(p) && p.Q() < kMaxPaddedQ &&
-         double(p.W + 2 * p.pad_w) <= kMaxPaddedWaste * double(p.Q());
+  return p.stride_h == 1 && p.stride_w == 1 && !is_pointwise(p) && p.Q() < kMaxPaddedQ && few_padding_columns(p);
 }
 
 // The backward-weight of a stride-1 conv from padded copies of one sample at a time. With xpad's planes
@@ -150,7 +152,7 @@ struct ShiftedPlan {
 // while on 54x54 - 110x110 planes this path ran 1.0-1.2x faster (bench_conv2d, same run).
 bool shifted_pays_off(const Conv2dParams& p) {
   return p.stride_h == 1 && p.stride_w == 1 && p.groups == 1 && !is_pointwise(p) && p.C >= 16 &&
-         double(p.W + 2 * p.pad_w) <= kMaxPaddedWaste * double(p.Q()) && p.P() * (p.W + 2 * p.pad_w) >= kMinShiftedCols;
+         few_padding_columns(p) && p.P() * (p.W + 2 * p.pad_w) >= kMinShiftedCols;
 }
 
 // Either the caller's scratch or our own.

@@ -128,9 +128,10 @@ struct MicroKernel {
     return table[std::size_t(m - 1)];
   }
 
-  // Edge tile: only the top-left m x n of c exists.
-  static void partial(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc, index_t m,
-                      index_t n) {
+  // The top-left m x n of the tile at c (m <= MR, n <= NR): all of it in the common case, fewer rows or
+  // columns at the edges of C.
+  static void tile(index_t kc, const T* a, const T* b, T alpha, T beta, T* c, index_t ldc, index_t m, index_t n) {
+    if (m == MR && n == NR) return full(kc, a, b, alpha, beta, c, ldc);
     if (n == NR) return rows_fn(m)(kc, a, b, alpha, beta, c, ldc);
     alignas(64) T tile[MR * NR];
     full(kc, a, b, T(1), T(0), tile, NR);
@@ -314,10 +315,7 @@ void gemm_block_range(const GemmParams& p, T alpha, const T* A, index_t lda, con
       for (index_t ip = 0; ip < mc; ip += MR) {
         const index_t m = std::min<index_t>(MR, mc - ip);
         T* c = C + (ic + ip) * ldc + jc + jp * NR;
-        if (m == MR && n == NR)
-          MK::full(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc);
-        else
-          MK::partial(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc, m, n);
+        MK::tile(kc, Ap + ip * kc, bp, alpha, beta_k, c, ldc, m, n);
       }
     }
     if (epilogue && pc + kc == p.K) epilogue->apply(ic, ic + mc, jc, jc + nc, C, ldc);
@@ -419,10 +417,7 @@ void shifted_block_range(const GemmParams& p, const T* A, index_t lda, const Gem
             for (index_t ip = 0; ip < mc; ip += MR) {
               const index_t m = std::min<index_t>(MR, mc - ip);
               T* c = C + t * tap_stride + (ic + ip) * ldc + jc + jp * NR;
-              if (m == MR && n == NR)
-                MK::full(kc, Ap + ip * kc, bp, T(1), beta_k, c, ldc);
-              else
-                MK::partial(kc, Ap + ip * kc, bp, T(1), beta_k, c, ldc, m, n);
+              MK::tile(kc, Ap + ip * kc, bp, T(1), beta_k, c, ldc, m, n);
             }
           }
         }
