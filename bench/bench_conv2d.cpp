@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/rate.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/conv2d_winograd.h"
 
@@ -98,6 +99,7 @@ void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, Path 
     kern::conv2d_prepare_weights_cpu<float>(p, layout, t.w.data(), ready.data());
   }
   const float* pw = ready.empty() ? nullptr : ready.data();
+  const auto t0 = bench::BenchClock::now();
   for (auto _ : state) {
     switch (dir) {
       case Direction::forward:
@@ -123,7 +125,7 @@ void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, Path 
     }
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(p.flops() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  bench::report_rate(state, p.flops(), t0);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/rate.h"
 #include "kernels/cpu/gemm.h"
 
 namespace {
@@ -47,26 +48,23 @@ struct Data {
   }
 };
 
-void set_counters(benchmark::State& state, const Shape& s) {
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * s.M * s.N * s.K * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
-
 void bm_ours(benchmark::State& state, const Shape& s) {
   Data d(s);
   kern::GemmParams p;
   p.M = s.M, p.N = s.N, p.K = s.K, p.trans_a = s.trans_a, p.trans_b = s.trans_b;
+  const auto t0 = bench::BenchClock::now();
   for (auto _ : state) {
     kern::gemm_cpu<float>(p, 1.0f, d.A.data(), d.B.data(), 0.0f, d.C.data());
     benchmark::DoNotOptimize(d.C.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, s);
+  bench::report_rate(state, 2.0 * s.M * s.N * s.K, t0);
 }
 
 void bm_openblas(benchmark::State& state, const Shape& s) {
   Data d(s);
   const int lda = int(s.trans_a ? s.M : s.K), ldb = int(s.trans_b ? s.K : s.N);
+  const auto t0 = bench::BenchClock::now();
   for (auto _ : state) {
     cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
                 int(s.M), int(s.N), int(s.K), 1.0f, d.A.data(), lda, d.B.data(), ldb, 0.0f, d.C.data(),
@@ -74,7 +72,7 @@ void bm_openblas(benchmark::State& state, const Shape& s) {
     benchmark::DoNotOptimize(d.C.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, s);
+  bench::report_rate(state, 2.0 * s.M * s.N * s.K, t0);
 }
 
 }  // namespace

@@ -30,7 +30,6 @@
 // device_peak = the CUDA caching allocator's peak of live bytes (PyTorch: max_memory_allocated) and
 // device_reserved = what it holds from cudaMalloc at the end, live and cached (it frees nothing back to the
 // driver unless an allocation fails, so this is its peak; PyTorch: max_memory_reserved).
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -41,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fma_peak.h"
 #include "libnn/autograd/grad_mode.h"
 #include "libnn/core/cuda_options.h"
 #include "libnn/core/cuda_runtime.h"
@@ -71,52 +71,10 @@ double proc_status_bytes(const std::string& key) {
   return 0;
 }
 
-// Enough independent accumulators to cover FMA latency x throughput (4 cycles x 2 units on Zen 3,
-// 4 x 2 on recent Intel): 12 chains keep both units busy on either.
-constexpr int kChains = 12;
-
-__attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters) {
-  __m256 acc[kChains];
-  for (int k = 0; k < kChains; ++k) acc[k] = _mm256_set1_ps(1e-3f * static_cast<float>(k));
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (long i = 0; i < iters; ++i)
-    for (int k = 0; k < kChains; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
-  __m256 s = acc[0];
-  for (int k = 1; k < kChains; ++k) s = _mm256_add_ps(s, acc[k]);
-  return _mm256_cvtss_f32(s);
-}
-
-__attribute__((target("avx512f"))) float fma_loop_avx512(long iters) {
-  __m512 acc[kChains];
-  for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_ps(1e-3f * static_cast<float>(k));
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (long i = 0; i < iters; ++i)
-    for (int k = 0; k < kChains; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
-  __m512 s = acc[0];
-  for (int k = 1; k < kChains; ++k) s = _mm512_add_ps(s, acc[k]);
-  alignas(64) float out[16];  // not _mm512_reduce_add_ps: GCC 12 warns inside it (-Werror=uninitialized)
-  _mm512_store_ps(out, s);
-  return out[0];
-}
-
-// The fp32 peak this machine delivers: every OpenMP thread runs independent FMA chains on the widest
-// vectors the CPU has; best of several runs, so a descheduled thread does not understate it.
 nlohmann::json fma_peak() {
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  NN_CHECK(avx512 || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")),
-           "--fma-peak: this CPU has no AVX2 FMA");
-  const int lanes = avx512 ? 16 : 8, threads = omp_get_max_threads();
-  const long iters = 20'000'000;
-  double best = 0;
-  float sink = 0;
-  for (int run = 0; run < 5; ++run) {
-    const auto t0 = Clock::now();
-#pragma omp parallel reduction(+ : sink)
-    sink += avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-    const double s = ms_since(t0) / 1e3;
-    best = std::max(best, 2.0 * lanes * kChains * static_cast<double>(iters) * threads / s);
-  }
-  return {{"fma_peak_gflops", best / 1e9}, {"threads", threads}, {"lanes", lanes}, {"sink", sink}};
+  const bench::FmaPeak peak = bench::fma_peak();
+  NN_CHECK(peak.gflops > 0, "--fma-peak: this CPU has no AVX2 FMA");
+  return {{"fma_peak_gflops", peak.gflops}, {"threads", peak.threads}, {"lanes", peak.lanes}, {"sink", peak.sink}};
 }
 
 nlohmann::json info(const std::string& name) {

@@ -340,24 +340,27 @@ class ChannelEpilogue final : public GemmEpilogue<T> {
   index_t k0_;
 };
 
-// planes x planes of p.H x p.W at src, zero-padded by p.pad_h / p.pad_w on each side, to dst with a
-// stride of ld >= (H + 2 pad_h) * (W + 2 pad_w) elements per plane (the rest of each stride zeroed).
+// One p.H x p.W plane at in, zero-padded by p.pad_h / p.pad_w on each side, to out, whose ld >=
+// (H + 2 pad_h) * (W + 2 pad_w) elements past the padded plane are zeroed too.
+template <typename T>
+void pad_plane(const Conv2dParams& p, const T* in, index_t ld, T* out) {
+  const index_t Wp = p.W + 2 * p.pad_w;
+  std::fill(out, out + p.pad_h * Wp, T(0));
+  for (index_t h = 0; h < p.H; ++h) {
+    T* row = out + (p.pad_h + h) * Wp;
+    std::fill(row, row + p.pad_w, T(0));
+    std::copy(in + h * p.W, in + (h + 1) * p.W, row + p.pad_w);
+    std::fill(row + p.pad_w + p.W, row + Wp, T(0));
+  }
+  std::fill(out + (p.pad_h + p.H) * Wp, out + ld, T(0));
+}
+
+// planes such planes, at src and at dst with a stride of ld.
 template <typename T>
 void pad_planes(const Conv2dParams& p, const T* src, index_t planes, index_t ld, T* dst) {
-  const index_t Wp = p.W + 2 * p.pad_w, HW = p.H * p.W;
+  const index_t HW = p.H * p.W;
 #pragma omp parallel for schedule(static) if (planes * ld >= kParallelMin)
-  for (index_t i = 0; i < planes; ++i) {
-    const T* in = src + i * HW;
-    T* out = dst + i * ld;
-    std::fill(out, out + p.pad_h * Wp, T(0));
-    for (index_t h = 0; h < p.H; ++h) {
-      T* row = out + (p.pad_h + h) * Wp;
-      std::fill(row, row + p.pad_w, T(0));
-      std::copy(in + h * p.W, in + (h + 1) * p.W, row + p.pad_w);
-      std::fill(row + p.pad_w + p.W, row + Wp, T(0));
-    }
-    std::fill(out + (p.pad_h + p.H) * Wp, out + ld, T(0));
-  }
+  for (index_t i = 0; i < planes; ++i) pad_plane(p, src + i * HW, ld, dst + i * ld);
 }
 
 // dx[n0 + i, c] = sum over the col rows of channel c scattered back (the adjoint of im2col). Assigns.
@@ -606,15 +609,21 @@ void backward_weight_shifted(const Conv2dParams& p, const T* x, const T* dy, T* 
   const DenseB<T> xt(xpad, plan.ldx, true);  // op(B)(pixel, c) = xpad[c * ldx + pixel]
   if (p.N <= 0) std::fill(acc, acc + plan.acc_elems, T(0));
   for (index_t n = 0; n < p.N; ++n) {
-    pad_planes(p, x + n * p.C * HW, p.C, plan.ldx, xpad);
-#pragma omp parallel for schedule(static) if (p.K * plan.cols >= kParallelMin)
-    for (index_t k = 0; k < p.K; ++k)
+    // x's planes and dy's in one loop: one fork / join per sample fewer (it was ~5 % of a 28x28 layer).
+#pragma omp parallel for schedule(static) if ((p.C * plan.ldx + p.K * plan.cols) >= kParallelMin)
+    for (index_t i = 0; i < p.C + p.K; ++i) {
+      if (i < p.C) {
+        pad_plane(p, x + (n * p.C + i) * HW, plan.ldx, xpad + i * plan.ldx);
+        continue;
+      }
+      const index_t k = i - p.C;
       for (index_t pp = 0; pp < P; ++pp) {
         const T* src = dy + ((n * p.K + k) * P + pp) * Q;
         T* row = dypad + k * plan.cols + pp * plan.Wp;
         std::copy(src, src + Q, row);
         std::fill(row + Q, row + plan.Wp, T(0));
       }
+    }
     gemm_shifted_cpu<T>(gp, dypad, xt, offsets.data(), RS, n == 0 ? T(0) : T(1), acc, p.K * p.C);
   }
 #pragma omp parallel for schedule(static) if (plan.acc_elems >= kParallelMin)
