@@ -1,6 +1,6 @@
 // BM_conv2d_{forward,backward_data,backward_weight}/<path>/<layer> at the ResNet34-caffe layer shapes
 // (112x112 input), float, workspace supplied (the steady state of a training loop). Paths: ours = what
-// libnn runs (conv2d.h's forward / backward-data, which pick per shape), gemm = the implicit-im2col GEMM
+// libnn runs (conv2d.h's three passes, which pick per shape), gemm = the implicit-im2col GEMM
 // path alone, winograd = Winograd F(4x4, 3x3) alone, where the layer is a 3x3 stride-1 conv. GFLOP/s
 // counts the direct conv's 2*N*K*P*Q*C/g*R*S per direction for all, so the Winograd figure is an
 // effective rate and they compare directly; compare gemm with BM_gemm/openblas on the same GEMM shape in
@@ -119,8 +119,14 @@ void bm_conv(benchmark::State& state, kern::Conv2dParams p, Direction dir, Path 
           kern::conv2d_backward_data_cpu<float>(p, t.y.data(), t.w.data(), grad_in.data(), t.ws.data());
         break;
       case Direction::backward_weight:
-        kern::conv2d_backward_weight_cpu<float>(p, t.x.data(), t.y.data(), grad_in.data(),
-                                            p.has_bias ? db.data() : nullptr, t.ws.data());
+        if (path == Path::winograd)
+          kern::conv2d_backward_weight_winograd_cpu<float>(p, t.x.data(), t.y.data(), grad_in.data(), t.ws.data());
+        else if (path == Path::gemm)
+          kern::conv2d_backward_weight_gemm_cpu<float>(p, t.x.data(), t.y.data(), grad_in.data(),
+                                                       p.has_bias ? db.data() : nullptr, t.ws.data());
+        else
+          kern::conv2d_backward_weight_cpu<float>(p, t.x.data(), t.y.data(), grad_in.data(),
+                                                  p.has_bias ? db.data() : nullptr, t.ws.data());
         break;
     }
     benchmark::ClobberMemory();
@@ -149,7 +155,6 @@ int main(int argc, char** argv) {
            {std::pair{"ours", Path::ours}, std::pair{"gemm", Path::gemm}, std::pair{"winograd", Path::winograd},
             std::pair{"ours_prepared", Path::ours_prepared}, std::pair{"gemm_prepared", Path::gemm_prepared},
             std::pair{"winograd_prepared", Path::winograd_prepared}}) {
-        if (path != Path::ours && dir == Direction::backward_weight) continue;  // one path only
         if (prepared(path) && dir != Direction::forward) continue;
         if (path == Path::winograd_prepared && !kern::winograd_applicable(l.p)) continue;
         if (path == Path::winograd && !kern::winograd_applicable(l.p)) continue;

@@ -427,18 +427,19 @@ const T* chunk_output_rows(const Conv2dParams& p, const Plan& plan, const T* dy,
 }  // namespace
 
 index_t conv2d_workspace_size(const Conv2dParams& p) {
-  const bool winograd = winograd_pays_off(p, false) || winograd_pays_off(p, true);
+  const bool winograd = winograd_pays_off(p, ConvPass::forward) || winograd_pays_off(p, ConvPass::backward_data) ||
+                        winograd_pays_off(p, ConvPass::backward_weight);
   return std::max({Plan(p).workspace(), winograd ? conv2d_winograd_workspace_size(p) : 0,
                    shifted_pays_off(p) ? ShiftedPlan(p).workspace() : 0, conv2d_forward_workspace_size(p)});
 }
 index_t conv2d_forward_workspace_size(const Conv2dParams& p) {
-  if (winograd_pays_off(p, false)) return conv2d_winograd_workspace_size(p);
+  if (winograd_pays_off(p, ConvPass::forward)) return conv2d_winograd_workspace_size(p);
   const index_t gemm = padded_pays_off(p) ? PaddedPlan(p).workspace() : Plan(p).stage_elems;
-  return winograd_pays_off(p, false, true) ? std::max(gemm, conv2d_winograd_workspace_size(p)) : gemm;
+  return winograd_pays_off(p, ConvPass::forward, true) ? std::max(gemm, conv2d_winograd_workspace_size(p)) : gemm;
 }
 
 ConvWeightLayout conv2d_forward_weight_layout(const Conv2dParams& p) {
-  if (!winograd_pays_off(p, false, true)) return ConvWeightLayout::gemm;
+  if (!winograd_pays_off(p, ConvPass::forward, true)) return ConvWeightLayout::gemm;
   return conv2d_winograd_tiles(p) >= kMaxTilesPrepared ? ConvWeightLayout::none : ConvWeightLayout::winograd;
 }
 
@@ -462,7 +463,7 @@ void conv2d_prepare_weights_cpu(const Conv2dParams& p, ConvWeightLayout layout, 
 template <typename T>
 void conv2d_forward_fused_cpu(const Conv2dParams& p, const T* x, const T* w, const ConvEpilogue<T>& e, T* y,
                               T* workspace, const T* prepared) {
-  if (winograd_pays_off(p, false, prepared != nullptr)) {
+  if (winograd_pays_off(p, ConvPass::forward, prepared != nullptr)) {
     check_epilogue(p, e);
     conv2d_forward_winograd_cpu(p, x, w, e, y, workspace, prepared);
   } else {
@@ -561,7 +562,7 @@ void conv2d_forward_cpu(const Conv2dParams& p, const T* x, const T* w, const T* 
 
 template <typename T>
 void conv2d_backward_data_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace) {
-  if (winograd_pays_off(p, true))
+  if (winograd_pays_off(p, ConvPass::backward_data))
     conv2d_backward_data_winograd_cpu(p, dy, w, dx, workspace);
   else
     conv2d_backward_data_gemm_cpu(p, dy, w, dx, workspace);
@@ -650,6 +651,15 @@ void backward_bias(const Conv2dParams& p, const T* dy, T* db) {
 template <typename T>
 void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db, T* workspace) {
   check_params(p, "conv2d_backward_weight");
+  if (!winograd_pays_off(p, ConvPass::backward_weight))
+    return conv2d_backward_weight_gemm_cpu(p, x, dy, dw, db, workspace);
+  if (db) backward_bias(p, dy, db);
+  conv2d_backward_weight_winograd_cpu(p, x, dy, dw, workspace);
+}
+
+template <typename T>
+void conv2d_backward_weight_gemm_cpu(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db, T* workspace) {
+  check_params(p, "conv2d_backward_weight");
   if (db) backward_bias(p, dy, db);
   if (shifted_pays_off(p)) return backward_weight_shifted(p, x, dy, dw, workspace);
   const Plan plan(p);
@@ -686,7 +696,8 @@ void conv2d_backward_weight_cpu(const Conv2dParams& p, const T* x, const T* dy, 
   template void conv2d_prepare_weights_cpu<T>(const Conv2dParams&, ConvWeightLayout, const T*, T*);                  \
   template void conv2d_backward_data_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);                        \
   template void conv2d_backward_data_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);                   \
-  template void conv2d_backward_weight_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);
+  template void conv2d_backward_weight_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);                  \
+  template void conv2d_backward_weight_gemm_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*, T*);
 NN_CONV2D_INSTANTIATE(float)
 NN_CONV2D_INSTANTIATE(double)
 #undef NN_CONV2D_INSTANTIATE

@@ -56,7 +56,7 @@ index_t conv2d_prepared_weights_size(const Conv2dParams& p, ConvWeightLayout lay
 template <typename T>
 void conv2d_prepare_weights_cpu(const Conv2dParams& p, ConvWeightLayout layout, const T* w, T* prepared);
 
-// The forward and backward-data above choose, per shape, between the implicit-im2col GEMM paths below
+// The forward and both backward passes choose, per shape, between the implicit-im2col GEMM paths below
 // and Winograd F(4x4, 3x3) (conv2d_winograd.h: 3x3 stride-1 layers with many tiles). These run the GEMM
 // path whatever the shape, for tests and benchmarks; same contracts and workspace sizes.
 template <typename T>
@@ -64,6 +64,9 @@ void conv2d_forward_gemm_cpu(const Conv2dParams& p, const T* x, const T* w, cons
                              T* workspace = nullptr, const T* prepared = nullptr);
 template <typename T>
 void conv2d_backward_data_gemm_cpu(const Conv2dParams& p, const T* dy, const T* w, T* dx, T* workspace = nullptr);
+template <typename T>
+void conv2d_backward_weight_gemm_cpu(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db,
+                                     T* workspace = nullptr);
 
 // dx = d(sum y * dy) / dx.
 template <typename T>

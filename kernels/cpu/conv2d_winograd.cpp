@@ -14,7 +14,10 @@
 // block instead of 36 strips far apart (measured ~10% faster at 64 and 128 channels).
 // Backward-data of a stride-1 3x3 conv is itself such a conv: dx = conv(dy, w') with w'[c][k] = w[k][c]
 // rotated 180 degrees and padding 2 - pad. The weight transform reads w in that order directly, so no
-// rotated copy is made and both directions share every other step.
+// rotated copy is made and both directions share every other step. Backward-weight is the forward's
+// adjoint (Lavin & Gray's backward-filter): the same V, Y = A dy A^T per tile, the 36 GEMMs
+// dU[xi] (K, C) += Y[xi] (K, tiles) V[xi]^T summed over chunks of tiles, and dw = G^T dU G. Its float
+// error on ResNet / IR-50 layers is 5-11 eps of the sum of |terms| (GEMM path: 2-3).
 //
 // Why F(4x4, 3x3): 36 multiplies per 16 outputs, 4x fewer than direct (F(2x2, 3x3): 2.25x), and its
 // float error is still small. Measured at the four ResNet34 block-layer shapes (N = 2, ReLU'd inputs,
@@ -118,6 +121,21 @@ struct Geometry {
   index_t workspace() const { return u_elems() + v_elems() + kXi * K * chunk; }
 };
 
+// The backward-weight's chunk of tiles: the depth of its 36 GEMMs, whose K x C results are re-read and
+// re-written once per chunk, so deeper than the forward's, within kChunkBudget. (bench_conv2d, noisy:
+// chunks of 512 tiles did about as well as 128 or 256 at 64-128 channels and better at 256-768; all
+// the budget allows, up to 1800 tiles at 64 channels, did worse: V and Y then leave L3.)
+constexpr index_t kBackwardWeightCols = 512;
+
+index_t backward_weight_chunk(const Geometry& g) {
+  const index_t target = std::max(kMinCols, std::min(kBackwardWeightCols, kChunkBudget / (kXi * (g.C + g.K))));
+  return g.tiles > 0 ? round_up(ceil_div(g.tiles, ceil_div(g.tiles, target)), kLanes) : 0;
+}
+
+index_t backward_weight_workspace(const Geometry& g) {
+  return g.u_elems() + kXi * (g.C + g.K) * backward_weight_chunk(g);
+}
+
 Geometry forward_geometry(const Conv2dParams& p) {
   return Geometry(p.N, p.C, p.K, p.H, p.W, p.pad_h, p.pad_w, false);
 }
@@ -174,6 +192,39 @@ inline void at_1d(const Lanes<T>* m, int si, Lanes<T>* o, int so) {
   o[so] = b + T(2) * e;
   o[2 * so] = a + T(4) * c;
   o[3 * so] = b + T(8) * e + m[5 * si];
+}
+
+// The backward-weight's two: the transposes of the forward's output and weight transforms.
+// (A o), 4 -> 6: the points' powers 0..3, and o[3] alone at infinity.
+template <typename T>
+inline void a_1d(const Lanes<T>* o, int si, Lanes<T>* m, int so) {
+  const Lanes<T> o0 = o[0], o1 = o[si], o2 = o[2 * si], o3 = o[3 * si];
+  const Lanes<T> e1 = o0 + o2, d1 = o1 + o3, e2 = o0 + T(4) * o2, d2 = T(2) * o1 + T(8) * o3;
+  m[0] = o0;
+  m[so] = e1 + d1;
+  m[2 * so] = e1 - d1;
+  m[3 * so] = e2 + d2;
+  m[4 * so] = e2 - d2;
+  m[5 * so] = o3;
+}
+
+// (G^T u), 6 -> 3.
+template <typename T>
+inline void gt_1d(const Lanes<T>* u, int si, Lanes<T>* g, int so) {
+  const Lanes<T> u0 = u[0], s12 = u[si] + u[2 * si], d12 = u[2 * si] - u[si];
+  const Lanes<T> s34 = u[3 * si] + u[4 * si], d34 = u[3 * si] - u[4 * si];
+  g[0] = T(1) / 4 * u0 - T(1) / 6 * s12 + T(1) / 24 * s34;
+  g[so] = T(1) / 6 * d12 + T(1) / 12 * d34;
+  g[2 * so] = T(1) / 6 * (s34 - s12) + u[5 * si];
+}
+
+// Prefetches, for writing, where the item two lane groups on will store its 36 vectors (rows ld apart
+// from row0): a chunk's V or Y is larger than L2, and allocating those lines only at the stores stalled
+// the transforms (their stores took ~40 % of transform_output_adjoint at 64 channels).
+template <typename T>
+void prefetch_item_stores(T* row0, index_t ld, index_t j0) {
+  if (j0 + 2 * kLanes < ld)
+    for (index_t xi = 0; xi < kXi; ++xi) __builtin_prefetch(row0 + xi * ld + j0 + 2 * kLanes, 1);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -264,6 +315,7 @@ void transform_input(const Geometry& g, const T* x, index_t t0, index_t nt, inde
     std::memcpy(d, cols, sizeof d);
     for (int j = 0; j < kAlpha; ++j) bt_1d<T>(d + j, kAlpha, t + j, kAlpha);
     for (int i = 0; i < kAlpha; ++i) bt_1d<T>(t + kAlpha * i, 1, v + kAlpha * i, 1);
+    prefetch_item_stores(V + c * kXi * ld, ld, j0);
     for (index_t xi = 0; xi < kXi; ++xi) store(V + (c * kXi + xi) * ld + j0, v[xi], kLanes);
   }
 }
@@ -348,6 +400,76 @@ void winograd_conv(const Geometry& g, const T* x, const T* w, const T* prepared,
   }
 }
 
+// Y (K, 36, ld) = A dy A^T for tiles t0 .. t0 + nt of dy (N, K, P, Q): the adjoint of transform_output.
+// Outputs past P or Q (clipped in the forward) and lanes past nt read as zeros.
+template <typename T>
+void transform_output_adjoint(const Geometry& g, const T* dy, index_t t0, index_t nt, index_t ld, T* Y) {
+  const index_t groups = ld / kLanes;
+#pragma omp parallel for schedule(static) if (g.K * ld * kXi >= kParallelMin)
+  for (index_t item = 0; item < g.K * groups; ++item) {
+    const index_t k = item / groups, j0 = item % groups * kLanes;
+    alignas(64) T tiles[kLanes][kM * kM];  // lane-major: each tile's 4 rows of 4
+    TilePos tp(g, t0 + j0);
+    const index_t lanes = std::min<index_t>(kLanes, nt - j0);
+    for (index_t l = 0; l < kLanes; ++l, tp.next(g)) {
+      const index_t p0 = tp.th * kM, q0 = tp.tw * kM;
+      const index_t rows = std::min(kM, g.P - p0), cols_left = std::min(kM, g.Q - q0);
+      const T* src = dy + ((tp.n * g.K + k) * g.P + p0) * g.Q + q0;
+      if (l < lanes && rows == kM && cols_left == kM) {
+        for (index_t i = 0; i < kM; ++i) std::memcpy(tiles[l] + i * kM, src + i * g.Q, kM * sizeof(T));
+        // As in transform_input: the tile row below comes a few items later, and the prefetchers do
+        // not follow this 4-row raster walk (waiting for dy was most of this loop at 64 channels).
+        if (p0 + 2 * kM <= g.P)
+          for (index_t i = kM; i < 2 * kM; ++i) __builtin_prefetch(src + i * g.Q);
+        continue;
+      }
+      std::fill(tiles[l], tiles[l] + kM * kM, T(0));
+      if (l < lanes)
+        for (index_t i = 0; i < rows; ++i)
+          for (index_t j = 0; j < kM; ++j)
+            if (j < cols_left) tiles[l][i * kM + j] = src[i * g.Q + j];
+    }
+    alignas(64) T cols[kM * kM][kLanes];  // element-major
+    for (index_t b = 0; b < kM * kM; b += kLanes) transpose8x8(&tiles[0][b], kM * kM, &cols[b][0], kLanes);
+    Lanes<T> o[kM * kM], t[kAlpha * kM], m[kXi];
+    std::memcpy(o, cols, sizeof o);
+    for (int j = 0; j < kM; ++j) a_1d<T>(o + j, kM, t + j, kM);
+    for (int i = 0; i < kAlpha; ++i) a_1d<T>(t + kM * i, 1, m + kAlpha * i, 1);
+    prefetch_item_stores(Y + k * kXi * ld, ld, j0);
+    for (index_t xi = 0; xi < kXi; ++xi) store(Y + (k * kXi + xi) * ld + j0, m[xi], kLanes);
+  }
+}
+
+// dU[xi] (K, C) (+)= Y[xi] (K, nt) * V[xi] (C, nt)^T, the 36 GEMMs shared out whole among the threads.
+template <typename T>
+void multiply_adjoint(const Geometry& g, const T* Y, const T* V, index_t nt, index_t ld, bool first, T* dU) {
+  GemmParams gp;
+  gp.M = g.K, gp.N = g.C, gp.K = nt;
+  gp.trans_b = true;
+  gp.lda = gp.ldb = kXi * ld;
+#pragma omp parallel for schedule(dynamic) if (g.K * g.C * nt >= kParallelMin)
+  for (index_t xi = 0; xi < kXi; ++xi)
+    gemm_cpu<T>(gp, T(1), Y + xi * ld, V + xi * ld, first ? T(0) : T(1), dU + xi * g.K * g.C);
+}
+
+// dw (K, C, 3, 3) = G^T dU_kc G, 8 input channels at a time.
+template <typename T>
+void transform_weight_gradient(const Geometry& g, const T* dU, T* dw) {
+  const index_t groups = ceil_div(g.C, kLanes);
+#pragma omp parallel for schedule(static) if (g.u_elems() >= kParallelMin)
+  for (index_t item = 0; item < g.K * groups; ++item) {
+    const index_t k = item / groups, c0 = item % groups * kLanes;
+    const int n = int(std::min<index_t>(kLanes, g.C - c0));
+    Lanes<T> u[kXi] = {}, t[3 * kAlpha], r[9];
+    for (index_t xi = 0; xi < kXi; ++xi)
+      std::memcpy(&u[xi], dU + (xi * g.K + k) * g.C + c0, std::size_t(n) * sizeof(T));
+    for (int j = 0; j < kAlpha; ++j) gt_1d<T>(u + j, kAlpha, t + j, kAlpha);
+    for (int i = 0; i < 3; ++i) gt_1d<T>(t + kAlpha * i, 1, r + 3 * i, 1);
+    for (int l = 0; l < n; ++l)
+      for (int i = 0; i < 9; ++i) dw[(k * g.C + c0 + l) * 9 + i] = r[i][l];
+  }
+}
+
 }  // namespace
 
 bool winograd_applicable(const Conv2dParams& p) {
@@ -358,12 +480,13 @@ bool winograd_applicable(const Conv2dParams& p) {
 
 index_t conv2d_winograd_workspace_size(const Conv2dParams& p) {
   if (!winograd_applicable(p)) return 0;
-  return std::max(forward_geometry(p).workspace(), backward_data_geometry(p).workspace());
+  const Geometry f = forward_geometry(p);
+  return std::max({f.workspace(), backward_data_geometry(p).workspace(), backward_weight_workspace(f)});
 }
 
-bool winograd_pays_off(const Conv2dParams& p, bool backward_data, bool weights_prepared) {
+bool winograd_pays_off(const Conv2dParams& p, ConvPass pass, bool weights_prepared) {
   if (!winograd_applicable(p) || std::min(p.C, p.K) < kMinChannels) return false;
-  const Geometry g = backward_data ? backward_data_geometry(p) : forward_geometry(p);
+  const Geometry g = pass == ConvPass::backward_data ? backward_data_geometry(p) : forward_geometry(p);
   return g.tiles >= (weights_prepared ? kMinTilesPrepared : kMinTiles) &&
          double(g.P * g.Q) >= kMinTileUse * double(g.TH * g.TW * kM * kM);
 }
@@ -407,13 +530,41 @@ void conv2d_backward_data_winograd_cpu(const Conv2dParams& p, const T* dy, const
   winograd_conv<T>(backward_data_geometry(p), dy, w, nullptr, ConvEpilogue<T>{}, dx, workspace);
 }
 
+// The forward's transforms, adjoint: Lavin & Gray's backward-filter. With V = B^T d B (the forward's
+// input transform) and Y = A dy A^T per tile, d(sum y * dy) / dU_kc = sum over tiles Y_k .* V_c, and
+// dw_kc = G^T (that) G. Outputs the forward computes and clips have no dy (zeros), so this is exactly the
+// gradient of what the forward computes, which on the valid outputs is the conv.
+template <typename T>
+void conv2d_backward_weight_winograd_cpu(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* workspace) {
+  check_applicable(p, "conv2d_backward_weight_winograd");
+  const Geometry g = forward_geometry(p);
+  std::vector<T> owned;
+  if (!workspace) {
+    owned.resize(std::size_t(backward_weight_workspace(g)));
+    workspace = owned.data();
+  }
+  const index_t chunk = backward_weight_chunk(g);
+  T* dU = workspace;
+  T* V = dU + g.u_elems();
+  T* Y = V + kXi * g.C * chunk;
+  if (g.tiles == 0) std::fill(dU, dU + g.u_elems(), T(0));
+  for (index_t t0 = 0; t0 < g.tiles; t0 += chunk) {
+    const index_t nt = std::min(chunk, g.tiles - t0), ld = round_up(nt, kLanes);
+    transform_input(g, x, t0, nt, ld, V);
+    transform_output_adjoint(g, dy, t0, nt, ld, Y);
+    multiply_adjoint(g, Y, V, nt, ld, t0 == 0, dU);
+  }
+  transform_weight_gradient(g, dU, dw);
+}
+
 #define NN_CONV2D_WINOGRAD_INSTANTIATE(T)                                                                           \
   template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const T*, T*, T*);          \
   template void conv2d_forward_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, const ConvEpilogue<T>&, T*, \
                                                T*, const T*);                                                       \
   template void conv2d_winograd_prepare_weights_cpu<T>(const Conv2dParams&, const T*, T*);                          \
   template index_t conv2d_winograd_prepared_size<T>(const Conv2dParams&);                                           \
-  template void conv2d_backward_data_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);
+  template void conv2d_backward_data_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);              \
+  template void conv2d_backward_weight_winograd_cpu<T>(const Conv2dParams&, const T*, const T*, T*, T*);
 NN_CONV2D_WINOGRAD_INSTANTIATE(float)
 NN_CONV2D_WINOGRAD_INSTANTIATE(double)
 #undef NN_CONV2D_WINOGRAD_INSTANTIATE

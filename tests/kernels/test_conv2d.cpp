@@ -165,7 +165,7 @@ TEST_CASE_TEMPLATE("conv2d/fused_epilogue", T, float, double) {
   shapes[3].groups = 2;
   shapes[3].stride_h = shapes[3].stride_w = 2;
   shapes[4].pad_h = shapes[4].pad_w = 1;
-  REQUIRE(kern::winograd_pays_off(shapes[4], false));  // the epilogue in Winograd's output transform
+  REQUIRE(kern::winograd_pays_off(shapes[4], kern::ConvPass::forward));  // the epilogue in Winograd's output transform
   unsigned seed = 300;
   for (const Conv2dParams& p : shapes)
     for (Activation act : {Activation::none, Activation::relu, Activation::prelu})
@@ -343,7 +343,7 @@ TEST_CASE_TEMPLATE("conv2d/prepared_weights", T, float, double) {
       {with_pad(conv(4, 16, 34, 34, 20, 3, 3), 1), L::none, "Winograd on 324 tiles: nothing kept"},
       {with_pad(conv(1, 16, 14, 14, 24, 3, 3), 1), L::winograd, "Winograd on 16 tiles, prepared weights only"},
   };
-  CHECK_FALSE(kern::winograd_pays_off(shapes[6].p, false));  // the 16 tiles
+  CHECK_FALSE(kern::winograd_pays_off(shapes[6].p, kern::ConvPass::forward));  // the 16 tiles
   for (const Shape& s : shapes) {
     INFO(s.what);
     const Conv2dParams& p = s.p;
