@@ -164,7 +164,10 @@ void pack_a(const T* A, index_t lda, bool trans, index_t i0, index_t k0, index_t
         // the next column (or land in the slack after the buffer). The scalar loop's strided stores
         // made packing weights ~6 % of a conv forward.
         k_done = kc / 8 * 8;
+        const bool more = ip + MR < mc;  // fetch the next panel's rows meanwhile, as pack_b does
         for (index_t k = 0; k < k_done; k += 8) {
+          if (more && k % 16 == 0)
+            for (int i = 0; i < MR; ++i) __builtin_prefetch(src + (MR + i) * lda + k);
           __m256 r[8];
           for (int i = 0; i < 8; ++i) r[i] = i < m ? _mm256_loadu_ps(src + i * lda + k) : _mm256_setzero_ps();
           transpose8x8(r);
