@@ -218,13 +218,14 @@ inline void gt_1d(const Lanes<T>* u, int si, Lanes<T>* g, int so) {
   g[2 * so] = T(1) / 6 * (s34 - s12) + u[5 * si];
 }
 
-// Prefetches, for writing, where the item two lane groups on will store its 36 vectors (rows ld apart
-// from row0): a chunk's V or Y is larger than L2, and allocating those lines only at the stores stalled
-// the transforms (their stores took ~40 % of transform_output_adjoint at 64 channels).
-template <typename T>
-void prefetch_item_stores(T* row0, index_t ld, index_t j0) {
+// Prefetches the 36 vectors (rows ld apart from row0) that the item two lane groups on will store
+// (for_write) or load: a chunk's V, Y or M is larger than L2, and allocating those lines only at the
+// stores stalled the input transforms (their stores took ~40 % of transform_output_adjoint at 64
+// channels), as the loads of M did the output transform (~30 % of it at 32 channels).
+template <bool for_write, typename T>
+void prefetch_item(T* row0, index_t ld, index_t j0) {
   if (j0 + 2 * kLanes < ld)
-    for (index_t xi = 0; xi < kXi; ++xi) __builtin_prefetch(row0 + xi * ld + j0 + 2 * kLanes, 1);
+    for (index_t xi = 0; xi < kXi; ++xi) __builtin_prefetch(row0 + xi * ld + j0 + 2 * kLanes, for_write);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ void transform_input(const Geometry& g, const T* x, index_t t0, index_t nt, inde
     std::memcpy(d, cols, sizeof d);
     for (int j = 0; j < kAlpha; ++j) bt_1d<T>(d + j, kAlpha, t + j, kAlpha);
     for (int i = 0; i < kAlpha; ++i) bt_1d<T>(t + kAlpha * i, 1, v + kAlpha * i, 1);
-    prefetch_item_stores(V + c * kXi * ld, ld, j0);
+    prefetch_item<true>(V + c * kXi * ld, ld, j0);
     for (index_t xi = 0; xi < kXi; ++xi) store(V + (c * kXi + xi) * ld + j0, v[xi], kLanes);
   }
 }
@@ -369,6 +370,7 @@ void transform_output(const Geometry& g, const T* M, const ConvEpilogue<T>& e, i
   for (index_t item = 0; item < g.K * groups; ++item) {
     const index_t k = item / groups, j0 = item % groups * kLanes;
     Lanes<T> m[kXi], t[kM * kAlpha], o[kM * kM];
+    prefetch_item<false>(M + k * kXi * ld, ld, j0);
     for (index_t xi = 0; xi < kXi; ++xi) std::memcpy(&m[xi], M + (k * kXi + xi) * ld + j0, sizeof m[xi]);
     for (int j = 0; j < kAlpha; ++j) at_1d<T>(m + j, kAlpha, t + j, kAlpha);
     for (int i = 0; i < kM; ++i) at_1d<T>(t + kAlpha * i, 1, o + kM * i, 1);
@@ -389,6 +391,10 @@ void transform_output(const Geometry& g, const T* M, const ConvEpilogue<T>& e, i
       const index_t p0 = tp.th * kM, q0 = tp.tw * kM;
       const index_t rows = std::min(kM, g.P - p0), cols_left = std::min(kM, g.Q - q0);
       T* dst = y + ((tp.n * g.K + k) * g.P + p0) * g.Q + q0;
+      // The tile row below is stored a few items later: its lines, allocated only at the stores, were
+      // ~30 % of this loop at 32 channels (as in transform_input, the walk is a 4-row raster).
+      if (p0 + 2 * kM <= g.P)
+        for (index_t i = kM; i < 2 * kM; ++i) __builtin_prefetch(dst + i * g.Q, 1);
       if (cols_left == kM)
         for (index_t i = 0; i < rows; ++i) std::memcpy(dst + i * g.Q, tiles[l] + i * kM, kM * sizeof(T));
       else
@@ -462,7 +468,7 @@ void transform_output_adjoint(const Geometry& g, const T* dy, index_t t0, index_
     std::memcpy(o, cols, sizeof o);
     for (int j = 0; j < kM; ++j) a_1d<T>(o + j, kM, t + j, kM);
     for (int i = 0; i < kAlpha; ++i) a_1d<T>(t + kM * i, 1, m + kAlpha * i, 1);
-    prefetch_item_stores(Y + k * kXi * ld, ld, j0);
+    prefetch_item<true>(Y + k * kXi * ld, ld, j0);
     for (index_t xi = 0; xi < kXi; ++xi) store(Y + (k * kXi + xi) * ld + j0, m[xi], kLanes);
   }
 }
