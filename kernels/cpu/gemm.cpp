@@ -188,14 +188,15 @@ void pack_a(const T* A, index_t lda, bool trans, index_t i0, index_t k0, index_t
   }
 }
 
-// Packs op(B)[k0 .. k0+kc, j0 .. j0+nc) into ceil(nc / NR) panels. Untransposed B is walked row by row
-// (long sequential reads from a matrix that is usually far out of cache, scattered writes into the
-// L2-resident block); transposed B panel by panel, reading NR rows of B along k.
-// Rows read ahead by pack_b. A block's rows are short (NC_small columns: 1 KB) and far apart, too short
-// for the hardware prefetchers to ramp up on, so unaided the copy waited on memory: 39 % of a
+// Rows read ahead by pack_b. A block's rows are often short (NC_small columns: 1 KB) and far apart, too
+// short for the hardware prefetchers to ramp up on, so unaided the copy waited on memory: 39 % of a
 // 64 x 2916 x 576 product went to packing B.
 constexpr index_t kPackBAhead = 8;
 
+// Packs op(B)[k0 .. k0+kc, j0 .. j0+nc) into ceil(nc / NR) panels. Untransposed B is walked row by row
+// (sequential reads from a matrix that is usually far out of cache, the row kPackBAhead on prefetched;
+// scattered writes into the L2-resident block); transposed B panel by panel, reading NR rows of B along
+// k while the next panel's rows are prefetched.
 template <typename T, int NR>
 void pack_b(const T* B, index_t ldb, bool trans, index_t k0, index_t j0, index_t kc, index_t nc, T* Bp) {
   const index_t full = nc / NR, rem = nc - full * NR;
