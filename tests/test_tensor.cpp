@@ -1,6 +1,7 @@
 // Tensors: factories, views, layout, dtype conversion, the caching allocator, the RNG.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "libnn/autograd/grad_mode.h"
@@ -84,6 +85,32 @@ TEST_CASE("tensor/allocator_reuses_blocks") {
   // The first iteration may need one more block (two live at once); after that, none.
   CHECK(alloc.stats().system_allocations - before <= 1);
   CHECK(reinterpret_cast<std::uintptr_t>(Tensor::empty({3}).raw_data()) % 64 == 0);
+}
+
+TEST_CASE("tensor/allocator_reuses_larger_blocks_within_bounds") {
+  // A free block up to 1.5x the request serves it, and goes back to its own size when freed; a block
+  // 3x the request does not (a fresh one is allocated).
+  CachingAllocator alloc(
+      "test", [](std::size_t n) { return std::malloc(n); }, [](void* p) { std::free(p); });
+  const std::size_t big_size = 150 * 512, fits = 120 * 512, small = 50 * 512;
+  void* big = alloc.allocate(big_size);
+  alloc.deallocate(big, big_size);
+  const auto before = alloc.stats().system_allocations;
+  void* p = alloc.allocate(fits);
+  CHECK(p == big);
+  CHECK(alloc.stats().system_allocations == before);
+  CHECK(alloc.stats().live_bytes == big_size);
+  alloc.deallocate(p, fits);
+  CHECK(alloc.stats().live_bytes == 0);
+  CHECK(alloc.stats().cached_bytes == big_size);
+  void* q = alloc.allocate(big_size);  // found under its own size again
+  CHECK(q == big);
+  alloc.deallocate(q, big_size);
+  void* r = alloc.allocate(small);
+  CHECK(r != big);
+  CHECK(alloc.stats().system_allocations == before + 1);
+  alloc.deallocate(r, small);
+  CHECK(alloc.stats().cached_bytes == big_size + small);
 }
 
 TEST_CASE("rng/philox_is_deterministic_and_uniform") {

@@ -11,6 +11,9 @@ namespace nn {
 namespace {
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kGranularity = 512;
+// A cached block serves a request up to this much smaller (a third of it at most is wasted). ResNet34
+// training, VmHWM above start: exact sizes only 5298 MiB, 1.25: 5011, 1.5: 4916, 2: 5313 (waste wins).
+constexpr double kMaxOversize = 1.5;
 
 void* aligned_malloc(std::size_t bytes) { return std::aligned_alloc(kAlignment, bytes); }
 void aligned_free(void* p) { std::free(p); }
@@ -29,12 +32,17 @@ std::size_t CachingAllocator::round_size(std::size_t bytes) {
 void* CachingAllocator::allocate(std::size_t bytes) {
   const std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
-  auto it = free_blocks_.find(size);
+  // The smallest cached size that fits (empty lists are erased, so the first one found has a block).
+  auto it = free_blocks_.lower_bound(size);
   void* ptr = nullptr;
-  if (it != free_blocks_.end() && !it->second.empty()) {
+  std::size_t taken = size;
+  if (it != free_blocks_.end() && double(it->first) <= kMaxOversize * double(size)) {
+    taken = it->first;
     ptr = it->second.back();
     it->second.pop_back();
-    stats_.cached_bytes -= size;
+    if (it->second.empty()) free_blocks_.erase(it);
+    stats_.cached_bytes -= taken;
+    if (taken != size) oversized_[ptr] = taken;
   } else {
     ptr = sys_alloc_(size);
     if (!ptr && stats_.cached_bytes > 0) {  // give the cache back to the system and try once more
@@ -48,15 +56,19 @@ void* CachingAllocator::allocate(std::size_t bytes) {
              " bytes live)");
     ++stats_.system_allocations;
   }
-  stats_.live_bytes += size;
+  stats_.live_bytes += taken;
   if (stats_.live_bytes > stats_.peak_live_bytes) stats_.peak_live_bytes = stats_.live_bytes;
   return ptr;
 }
 
 void CachingAllocator::deallocate(void* ptr, std::size_t bytes) noexcept {
   if (!ptr) return;
-  const std::size_t size = round_size(bytes);
+  std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
+  if (auto o = oversized_.find(ptr); o != oversized_.end()) {
+    size = o->second;
+    oversized_.erase(o);
+  }
   try {
     free_blocks_[size].push_back(ptr);
     stats_.cached_bytes += size;
